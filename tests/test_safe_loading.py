@@ -1,0 +1,75 @@
+"""Weights-only loading reads mmengine's checkpoints and nothing more."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub
+
+import mmdet_fasternet  # noqa: F401  registers the allow-list
+
+
+class CreatesFile:
+    """Unpickling this opens (creates) a file: it must never happen."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+class GetattrOnHistoryBuffer:
+    """Pickles as getattr(HistoryBuffer, name)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __reduce__(self):
+        return (getattr, (HistoryBuffer, self.name))
+
+
+def test_mmengine_message_hub_loads_weights_only(tmp_path):
+    hub = MessageHub.get_instance('test_safe_loading')
+    for v in (1.0, 2.5, 4.0):
+        hub.update_scalar('train/loss', v)
+    hub.update_info('epoch', np.int64(3))
+    state = dict(
+        meta=dict(
+            epoch=3,
+            arr=np.arange(4, dtype=np.float32),
+            dtype=np.dtype('float64')),
+        state_dict=dict(w=torch.ones(2)),
+        message_hub=hub.state_dict())
+    path = tmp_path / 'ckpt.pth'
+    torch.save(state, path)
+    loaded = torch.load(path, weights_only=True)
+    buffer = loaded['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buffer, HistoryBuffer)
+    assert buffer.mean() == pytest.approx(2.5)
+    assert buffer.max() == 4.0
+    np.testing.assert_array_equal(loaded['meta']['arr'], np.arange(4))
+    assert loaded['meta']['dtype'] == np.dtype('float64')
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path):
+    target = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'x': CreatesFile(target)}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+    assert not target.exists()
+
+
+@pytest.mark.parametrize('name', ['update', '__init__', '__class__'])
+def test_getattr_is_limited_to_statistics_methods(tmp_path, name):
+    path = tmp_path / 'getattr.pth'
+    torch.save({'x': GetattrOnHistoryBuffer(name)}, path)
+    with pytest.raises(pickle.UnpicklingError, match=name):
+        torch.load(path, weights_only=True)
+
+
+def test_statistics_method_lookup_is_allowed(tmp_path):
+    path = tmp_path / 'ok.pth'
+    torch.save({'x': GetattrOnHistoryBuffer('mean')}, path)
+    assert torch.load(path, weights_only=True)['x'] is HistoryBuffer.mean
