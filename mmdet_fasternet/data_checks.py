@@ -1,0 +1,128 @@
+"""Turn missing or malformed data into one clear message before it hurts.
+
+``check_dataset_paths`` runs before the Runner is built and looks only at
+what is cheap to look at (folders, annotation files existing, the file
+looking like JSON). ``explain_data_error`` runs only after a failure and
+names the file behind a bare ``FileNotFoundError`` or ``JSONDecodeError``.
+"""
+import json
+import os.path as osp
+import re
+from typing import Iterator, List, Optional, Tuple
+
+from mmdet.registry import DATASETS
+from mmengine.config import Config
+
+
+class DataError(ValueError):
+    """A dataset file or folder a config points at is missing or broken."""
+
+
+# (config key, dataset config) for every dataset a config would read.
+DatasetRef = Tuple[str, dict]
+
+
+def _walk(key: str, dataset: dict) -> Iterator[DatasetRef]:
+    if 'dataset' in dataset:  # wrappers such as RepeatDataset
+        yield from _walk(f'{key}.dataset', dataset['dataset'])
+    elif 'datasets' in dataset:  # ConcatDataset
+        for i, d in enumerate(dataset['datasets']):
+            yield from _walk(f'{key}.datasets.{i}', d)
+    else:
+        yield key, dataset
+
+
+def dataset_configs(cfg: Config, splits: List[str]) -> List[DatasetRef]:
+    """The file-backed datasets of ``{split}_dataloader`` for each split."""
+    found = []
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader or 'dataset' not in loader:
+            continue
+        for key, ds in _walk(f'{split}_dataloader.dataset', loader['dataset']):
+            ds_cls = DATASETS.get(ds.get('type', ''))
+            if not getattr(ds_cls, 'generates_files', False):
+                found.append((key, ds))
+    return found
+
+
+def _resolve(ds: dict, path: Optional[str]) -> Optional[str]:
+    if not path:
+        return None
+    root = ds.get('data_root') or ''
+    return path if osp.isabs(path) or not root else osp.join(root, path)
+
+
+def _looks_like_json(path: str) -> Optional[str]:
+    """Why ``path`` cannot be a JSON object, judged from its ends only."""
+    with open(path, 'rb') as f:
+        head = f.read(64).lstrip()
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 64))
+        tail = f.read().rstrip()
+    if not head:
+        return 'it is empty'
+    if not head.startswith(b'{'):
+        return f'it starts with {head[:20]!r}, not with "{{"'
+    if not tail.endswith(b'}'):
+        return 'it does not end with "}" (truncated download?)'
+    return None
+
+
+def check_dataset_paths(cfg: Config, splits: List[str]) -> None:
+    """Raise DataError naming the first missing/broken path, and the fix."""
+    for key, ds in dataset_configs(cfg, splits):
+        root = ds.get('data_root')
+        if root and not osp.isdir(root):
+            raise DataError(
+                f'data root {root!r} ({osp.abspath(root)}) does not exist '
+                f'({key}.data_root). Put the dataset there (for COCO 2017: '
+                f'annotations/, train2017/, val2017/) or point the config at '
+                f'your copy, e.g. --cfg-options {key}.data_root=/path/to/'
+                f'coco/ (and the same for the other dataloaders and the '
+                f'evaluator ann_file).')
+        ann_file = _resolve(ds, ds.get('ann_file'))
+        if ann_file:
+            if not osp.isfile(ann_file):
+                raise DataError(
+                    f'annotation file {ann_file!r} does not exist '
+                    f'({key}.ann_file). Check the path or set --cfg-options '
+                    f'{key}.ann_file=...')
+            reason = _looks_like_json(ann_file)
+            if reason:
+                raise DataError(
+                    f'annotation file {ann_file!r} is not JSON: {reason}. '
+                    f'Replace it with a valid COCO-format JSON file.')
+        img_dir = _resolve(ds, (ds.get('data_prefix') or {}).get('img'))
+        if img_dir and not osp.isdir(img_dir):
+            raise DataError(f'image folder {img_dir!r} does not exist '
+                            f'({key}.data_prefix.img).')
+
+
+_MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'")
+
+
+def explain_data_error(exc: BaseException, cfg: Config,
+                       splits: List[str]) -> Optional[str]:
+    """A one-line cause and fix for a data failure, or None if it is not."""
+    if isinstance(exc, DataError):
+        return str(exc)
+    if isinstance(exc, OSError) or ('FileNotFoundError' in str(exc)):
+        match = _MISSING_FILE.search(str(exc))
+        if match:
+            return (f'file {match.group(1)!r} is missing: restore it, or '
+                    f'remove its entry from the annotation file.')
+    if isinstance(exc, (ValueError, UnicodeDecodeError)):
+        for key, ds in dataset_configs(cfg, splits):
+            ann_file = _resolve(ds, ds.get('ann_file'))
+            if not ann_file or not osp.isfile(ann_file):
+                continue
+            try:
+                with open(ann_file, encoding='utf-8') as f:
+                    json.load(f)
+            except (ValueError, UnicodeDecodeError) as err:
+                return (f'annotation file {ann_file!r} ({key}.ann_file) is '
+                        f'not valid JSON: {err}. Replace it with a valid '
+                        f'COCO-format JSON file.')
+    return None

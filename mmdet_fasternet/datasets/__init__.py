@@ -1,0 +1,3 @@
+from .shapes import SHAPE_CLASSES, SyntheticShapesDataset
+
+__all__ = ['SHAPE_CLASSES', 'SyntheticShapesDataset']
