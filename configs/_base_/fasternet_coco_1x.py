@@ -1,0 +1,34 @@
+# The FasterNet COCO recipe shared by every detector here: mmdet's COCO
+# instance data, 1x schedule and runtime, with the published settings.
+_base_ = [
+    'mmdet::_base_/datasets/coco_instance.py',
+    'mmdet::_base_/schedules/schedule_1x.py',
+    'mmdet::_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['mmdet_fasternet'], allow_failed_imports=False)
+
+# The authors' ImageNet-1k weights, one per variant.
+__release = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
+fasternet_imagenet_weights = dict(
+    t0=__release + 'fasternet_t0-epoch.281-val_acc1.71.9180.pth',
+    t1=__release + 'fasternet_t1-epoch.291-val_acc1.76.2180.pth',
+    t2=__release + 'fasternet_t2-epoch.289-val_acc1.78.8860.pth',
+    s=__release + 'fasternet_s-epoch.299-val_acc1.81.2840.pth',
+    m=__release + 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
+    l=__release + 'fasternet_l-epoch.299-val_acc1.83.5060.pth')
+
+# mmdet's own pipelines, resized to 1280x800 as in the published results.
+train_pipeline = [{
+    **t, 'scale': (1280, 800)
+} if t['type'] == 'Resize' else t for t in _base_.train_pipeline]
+test_pipeline = [{
+    **t, 'scale': (1280, 800)
+} if t['type'] == 'Resize' else t for t in _base_.test_pipeline]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# AdamW 2e-4 for total batch 16 (8 GPUs x 2); M and L use 1e-4.
+optim_wrapper = dict(
+    optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, weight_decay=1e-4))
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -1,0 +1,151 @@
+"""What tools/train.py and tools/test.py share.
+
+Config loading, the launcher (including CPU-only distributed runs, which
+mmengine 0.10.7 cannot start by itself), work-dir protection, and turning
+user mistakes into one-line errors instead of tracebacks.
+"""
+import glob
+import os
+import os.path as osp
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator, List, Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner.checkpoint import find_latest_checkpoint
+
+from .data_checks import DataError, explain_data_error
+
+
+class ToolError(RuntimeError):
+    """A user-facing error: printed as one line, without a traceback."""
+
+
+def load_config(path: str, cfg_options: Optional[dict], launcher: str,
+                work_dir: Optional[str]) -> Config:
+    if not osp.isfile(path):
+        raise ToolError(f'config file {path!r} does not exist.')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif not cfg.get('work_dir'):
+        name = osp.splitext(osp.basename(path))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    return cfg
+
+
+def setup_distributed(cfg: Config) -> None:
+    """Start CPU-only distributed runs on gloo before the Runner does.
+
+    mmengine's own start calls ``torch.cuda.set_device`` and its DDP wrapper
+    passes ``device_ids=[LOCAL_RANK]``; both fail without CUDA. Once the
+    process group exists, the Runner skips its own initialisation.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise ToolError(
+            f'--launcher {cfg.launcher} needs CUDA; on a CPU-only machine '
+            f'start distributed runs with torchrun and --launcher pytorch '
+            f'(tools/dist_train.sh).')
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo')
+    cfg.env_cfg = {**cfg.get('env_cfg', {}), 'dist_cfg': dict(backend='gloo')}
+    cfg.setdefault('model_wrapper_cfg',
+                   dict(type='MMDistributedDataParallel', device_ids=None))
+
+
+def existing_checkpoints(work_dir: str) -> List[str]:
+    found = glob.glob(osp.join(work_dir, '*.pth'))
+    if osp.exists(osp.join(work_dir, 'last_checkpoint')):
+        found.append(osp.join(work_dir, 'last_checkpoint'))
+    return sorted(found)
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``--resume`` (latest in work_dir), ``--resume PATH``, or a new run.
+
+    A new run refuses a work dir that already holds another run's
+    checkpoints instead of overwriting them.
+    """
+    if resume is None:
+        found = existing_checkpoints(cfg.work_dir)
+        if found:
+            names = ', '.join(osp.basename(f) for f in found[:3])
+            raise ToolError(
+                f'work dir {cfg.work_dir!r} already holds checkpoints of '
+                f'another run ({names}); pass --resume to continue it, or '
+                f'choose another --work-dir. Nothing was overwritten.')
+        cfg.resume = False
+        return
+    if resume == 'auto':
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest is None:
+            raise ToolError(
+                f'--resume: no checkpoint to resume from in work dir '
+                f'{cfg.work_dir!r}. Give the path (--resume PATH) or the '
+                f'work dir of the run (--work-dir).')
+        resume = latest
+    elif not osp.isfile(resume):
+        raise ToolError(f'--resume: checkpoint {resume!r} does not exist.')
+    cfg.resume = True
+    cfg.load_from = resume
+
+
+class LastMetricsHook(Hook):
+    """Remembers the last evaluation's metrics, for a closing summary."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.metrics: dict = {}
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        self.metrics = dict(metrics or {})
+
+    def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        self.metrics = dict(metrics or {})
+
+
+def format_metrics(metrics: dict) -> str:
+    """The headline mAPs; CocoMetric returns nothing when nothing was
+    detected above the score threshold."""
+    if not metrics:
+        return 'no detections above the score threshold (mAP 0)'
+    keys = [k for k in metrics if k.endswith(('bbox_mAP', 'segm_mAP'))]
+    return ', '.join(f'{k} {metrics[k]:.3f}' for k in keys) or str(metrics)
+
+
+@contextmanager
+def explain_failures(cfg: Config, splits: List[str]) -> Iterator[None]:
+    """Re-raise data failures inside the Runner as one-line ToolErrors."""
+    try:
+        yield
+    except ToolError:
+        raise
+    except Exception as exc:
+        message = explain_data_error(exc, cfg, splits)
+        if message is None:
+            raise
+        raise ToolError(message) from exc
+
+
+def run_cli(main: Callable[[], None]) -> int:
+    """Run a tool's main; user errors become ``error: ...`` and exit 1."""
+    try:
+        main()
+    except (ToolError, DataError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    return 0
+
+
+def set_local_rank(local_rank: int) -> None:
+    """Old launchers pass --local_rank; mmengine reads LOCAL_RANK."""
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))

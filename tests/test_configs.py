@@ -1,0 +1,124 @@
+"""Every shipped config builds its detector, runs, and follows the recipe."""
+from pathlib import Path
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+import mmdet_fasternet  # noqa: F401
+from mmdet_fasternet import ARCH_SETTINGS
+
+ROOT = Path(__file__).resolve().parents[1]
+RELEASE = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
+IMAGENET_FILES = dict(
+    t0='fasternet_t0-epoch.281-val_acc1.71.9180.pth',
+    t1='fasternet_t1-epoch.291-val_acc1.76.2180.pth',
+    t2='fasternet_t2-epoch.289-val_acc1.78.8860.pth',
+    s='fasternet_s-epoch.299-val_acc1.81.2840.pth',
+    m='fasternet_m-epoch.291-val_acc1.82.9620.pth',
+    l='fasternet_l-epoch.299-val_acc1.83.5060.pth')
+COCO_CONFIGS = [(det, arch) for det in ('mask_rcnn', 'retinanet')
+                for arch in sorted(ARCH_SETTINGS)]
+DEMO_CONFIGS = [
+    'mask_rcnn_fasternet_t0_shapes', 'retinanet_fasternet_t0_shapes'
+]
+
+
+def load(name: str) -> Config:
+    return Config.fromfile(str(ROOT / 'configs' / f'{name}.py'))
+
+
+def dummy_batch(h: int = 96, w: int = 128, with_gt: bool = False) -> dict:
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(h, w),
+            ori_shape=(h, w),
+            scale_factor=(1.0, 1.0),
+            pad_shape=(h, w),
+            batch_input_shape=(h, w)))
+    if with_gt:
+        sample.gt_instances = InstanceData(
+            bboxes=torch.tensor([[10., 12., 60., 70.]]),
+            labels=torch.tensor([0]))
+    return dict(
+        inputs=[torch.randint(0, 255, (3, h, w), dtype=torch.uint8)],
+        data_samples=[sample])
+
+
+@pytest.mark.parametrize('det,arch', COCO_CONFIGS)
+def test_coco_config_builds_and_predicts(det, arch):
+    cfg = load(f'{det}_fasternet_{arch}')
+    backbone = cfg.model.backbone
+    assert backbone.type == 'FasterNet' and backbone.arch == arch
+    assert 'depth' not in backbone and 'frozen_stages' not in backbone
+    assert backbone.init_cfg == dict(
+        type='Pretrained', checkpoint=RELEASE + IMAGENET_FILES[arch])
+    model = MODELS.build(cfg.model).eval()
+    c = ARCH_SETTINGS[arch]['embed_dim']
+    expected = [c * 2**i for i in model.backbone.out_indices]
+    assert list(cfg.model.neck.in_channels) == expected
+    with torch.no_grad():
+        results = model.test_step(dummy_batch())
+    assert len(results) == 1 and 'bboxes' in results[0].pred_instances
+    if det == 'mask_rcnn':
+        assert 'masks' in results[0].pred_instances
+
+
+@pytest.mark.parametrize('det,arch', COCO_CONFIGS)
+def test_coco_config_follows_published_recipe(det, arch):
+    cfg = load(f'{det}_fasternet_{arch}')
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='AdamW',
+        lr=1e-4 if arch in ('m', 'l') else 2e-4,
+        weight_decay=1e-4)
+    assert cfg.train_cfg.max_epochs == 12
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.type, warmup.end, warmup.by_epoch) == ('LinearLR', 500,
+                                                          False)
+    assert steps.milestones == [8, 11]
+    assert cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.train_dataloader.batch_size == 2  # x 8 GPUs = 16
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        pipeline = cfg[loader].dataset.pipeline
+        resize = [t for t in pipeline if t.type == 'Resize']
+        assert [(t.scale, t.keep_ratio)
+                for t in resize] == [((1280, 800), True)]
+        load_ann = [t for t in pipeline if t.type == 'LoadAnnotations'][0]
+        assert load_ann.with_mask == (det == 'mask_rcnn')
+    flip = [
+        t for t in cfg.train_dataloader.dataset.pipeline
+        if t.type == 'RandomFlip'
+    ]
+    assert flip[0].prob == 0.5
+    assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
+    assert 'mmdet_fasternet' in cfg.custom_imports.imports
+    metric = cfg.val_evaluator.metric
+    assert metric == (['bbox', 'segm'] if det == 'mask_rcnn' else 'bbox')
+
+
+@pytest.mark.parametrize('arch', ['t0', 's'])
+def test_retinanet_uses_every_parameter(arch):
+    """No unused parameter, as DistributedDataParallel requires."""
+    cfg = load(f'retinanet_fasternet_{arch}')
+    assert cfg.model.backbone.out_indices == (1, 2, 3)
+    model = MODELS.build(cfg.model).train()
+    data = model.data_preprocessor(dummy_batch(with_gt=True), True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert unused == []
+
+
+@pytest.mark.parametrize('name', DEMO_CONFIGS)
+def test_demo_config_builds(name):
+    cfg = load(f'demo/{name}')
+    assert cfg.train_dataloader.dataset.type == 'SyntheticShapesDataset'
+    model = MODELS.build(cfg.model).eval()
+    assert model.backbone.arch_settings['embed_dim'] == 40
+    with torch.no_grad():
+        results = model.test_step(dummy_batch(128, 128))
+    assert len(results) == 1

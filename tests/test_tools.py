@@ -1,0 +1,201 @@
+"""tools/train.py, tools/test.py and the distributed launcher, end to end.
+
+Each test trains for a few iterations on a tiny generated shapes dataset;
+the point is the plumbing (checkpoints, resume, evaluation, errors), not
+accuracy.
+"""
+import hashlib
+import json
+import socket
+
+import pytest
+import torch
+from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, describe,
+                         run_tool, tiny_shapes_options)
+
+import mmdet_fasternet  # noqa: F401
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_mask_rcnn_train_test_resume(tmp_path):
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    train = [TOOLS / 'train.py', MASK_DEMO, '--work-dir', work]
+    opts = ['--cfg-options'] + tiny_shapes_options(data, epochs=1)
+
+    result = run_tool(train + opts, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'final evaluation: coco/bbox_mAP' in result.stdout
+    assert 'coco/segm_mAP' in result.stdout
+    ckpt1 = work / 'epoch_1.pth'
+    assert ckpt1.is_file()
+    digest = sha256(ckpt1)
+
+    # A new run never overwrites another run's checkpoints.
+    result = run_tool(train + opts, tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert 'already holds checkpoints' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert sha256(ckpt1) == digest
+
+    # --resume continues from epoch 1 (weights-only loading stays on).
+    opts2 = ['--cfg-options'] + tiny_shapes_options(data, epochs=2)
+    result = run_tool(train + ['--resume'] + opts2, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'resumed epoch: 1' in result.stdout + result.stderr
+    assert (work / 'epoch_2.pth').is_file()
+    assert sha256(ckpt1) == digest
+
+    test = [
+        TOOLS / 'test.py', MASK_DEMO, work / 'epoch_2.pth', '--work-dir',
+        tmp_path / 'eval', '--out', tmp_path / 'preds.pkl'
+    ]
+    result = run_tool(test + opts2, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'test results: coco/bbox_mAP' in result.stdout
+    assert 'coco/segm_mAP' in result.stdout
+    assert 'Average Precision' in result.stdout  # pycocotools' summary
+    assert (tmp_path / 'preds.pkl').stat().st_size > 0
+
+    # --out never overwrites an existing file.
+    result = run_tool(test + opts2, tmp_path)
+    assert result.returncode == 1 and 'already exists' in result.stderr
+
+    ckpt = torch.load(work / 'epoch_2.pth', weights_only=True)
+    assert ckpt['meta']['epoch'] == 2
+    assert 'message_hub' in ckpt
+
+
+def test_load_from_a_training_checkpoint(tmp_path):
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    opts = tiny_shapes_options(data)
+    result = run_tool(
+        [TOOLS / 'train.py', MASK_DEMO, '--work-dir', work, '--cfg-options'] +
+        opts, tmp_path)
+    assert result.returncode == 0, describe(result)
+    result = run_tool([
+        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'finetune',
+        '--cfg-options', f'load_from={work / "epoch_1.pth"}'
+    ] + opts, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'Load checkpoint from' in result.stdout + result.stderr
+
+
+def test_retinanet_train_and_test(tmp_path):
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    # Two iterations leave every score low: keep them all for the metric.
+    opts = ['--cfg-options', 'model.test_cfg.score_thr=0.0'
+            ] + tiny_shapes_options(data)
+    result = run_tool([TOOLS / 'train.py', RETINA_DEMO, '--work-dir', work] +
+                      opts, tmp_path)
+    assert result.returncode == 0, describe(result)
+    result = run_tool([
+        TOOLS / 'test.py', RETINA_DEMO, work / 'epoch_1.pth', '--work-dir',
+        tmp_path / 'eval'
+    ] + opts, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'test results: coco/bbox_mAP' in result.stdout
+    assert 'segm' not in result.stdout.split('test results:')[1]
+
+
+def test_two_process_cpu_training(tmp_path, monkeypatch):
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    monkeypatch.setenv('PORT', str(free_port()))
+    result = run_tool([
+        'bash', TOOLS / 'dist_train.sh', MASK_DEMO, '2', '--work-dir', work,
+        '--cfg-options'
+    ] + tiny_shapes_options(data), tmp_path)
+    assert result.returncode == 0, describe(result)
+    log = result.stdout + result.stderr
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log
+    assert result.stdout.count('final evaluation:') == 1  # rank 0 only
+    assert 'final evaluation: coco/bbox_mAP' in result.stdout
+    assert (work / 'epoch_1.pth').is_file()
+    result = run_tool([
+        'bash', TOOLS / 'dist_test.sh', MASK_DEMO, work / 'epoch_1.pth', '2',
+        '--work-dir', tmp_path / 'eval', '--cfg-options'
+    ] + tiny_shapes_options(data), tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'test results: coco/bbox_mAP' in result.stdout
+
+
+def test_missing_coco_data_root_is_one_clear_error(tmp_path):
+    result = run_tool(
+        [TOOLS / 'train.py', CONFIGS / 'mask_rcnn_fasternet_t0.py'], tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert "data root 'data/coco/'" in result.stderr
+    assert str(tmp_path / 'data' / 'coco') in result.stderr
+    assert '--cfg-options' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'work_dirs' / 'mask_rcnn_fasternet_t0' /
+                'epoch_1.pth').exists()
+
+
+@pytest.mark.parametrize('content,reason', [
+    ('this is not json', 'starts with'),
+    ('{"images": [], "annotations": [', 'does not end with'),
+    ('{"images": [}', 'not valid JSON'),
+])
+def test_annotation_file_that_is_not_json(tmp_path, content, reason):
+    coco = tmp_path / 'coco'
+    (coco / 'annotations').mkdir(parents=True)
+    (coco / 'train2017').mkdir()
+    (coco / 'val2017').mkdir()
+    ann = coco / 'annotations' / 'instances_train2017.json'
+    ann.write_text(content)
+    (coco / 'annotations' / 'instances_val2017.json').write_text(
+        json.dumps(dict(images=[], annotations=[], categories=[])))
+    result = run_tool([
+        TOOLS / 'train.py', CONFIGS / 'mask_rcnn_fasternet_t0.py',
+        '--cfg-options', f'train_dataloader.dataset.data_root={coco}/',
+        f'val_dataloader.dataset.data_root={coco}/',
+        'model.backbone.init_cfg=None'
+    ], tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert f"annotation file '{ann}'" in result.stderr
+    assert reason in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_missing_image_names_the_file(tmp_path):
+    data = tmp_path / 'data'
+    opts = tiny_shapes_options(data)
+    # Generate the dataset, then remove one training image.
+    mmdet_fasternet.SyntheticShapesDataset(
+        data_root=str(data / 'train'),
+        num_images=8,
+        image_size=128,
+        pipeline=[])
+    missing = data / 'train' / 'images' / '000003.png'
+    missing.unlink()
+    result = run_tool([
+        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'work',
+        '--cfg-options'
+    ] + opts, tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert f"file '{missing}' is missing" in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path):
+    result = run_tool([
+        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'empty',
+        '--resume'
+    ], tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert 'no checkpoint to resume from' in result.stderr
+
+
+def test_test_tool_missing_checkpoint(tmp_path):
+    result = run_tool([TOOLS / 'test.py', MASK_DEMO, tmp_path / 'nope.pth'],
+                      tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert 'nope.pth' in result.stderr and 'does not exist' in result.stderr

@@ -1,0 +1,76 @@
+"""Evaluate a checkpoint: COCO box (and mask) mAP through mmdet's CocoMetric.
+
+Example:
+    python tools/test.py configs/mask_rcnn_fasternet_s.py CHECKPOINT
+"""
+import argparse
+import os.path as osp
+
+from mmdet.evaluation import DumpDetResults
+from mmengine.config import DictAction
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+
+from mmdet_fasternet.data_checks import check_dataset_paths
+from mmdet_fasternet.runtime import (ToolError, explain_failures,
+                                     format_metrics, load_config, run_cli,
+                                     set_local_rank, setup_distributed)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (evaluate) a detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file (path or URL)')
+    parser.add_argument('--work-dir', help='where the evaluation logs go')
+    parser.add_argument(
+        '--out', help='also dump the raw predictions to this .pkl file')
+    parser.add_argument(
+        '--show-dir',
+        help='draw predictions into this folder (inside the work dir)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. test_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    set_local_rank(args.local_rank)
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise ToolError(f'checkpoint {args.checkpoint!r} does not exist.')
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ToolError(f'--out must end with .pkl, got {args.out!r}.')
+        if osp.exists(args.out):
+            raise ToolError(f'--out {args.out!r} already exists; remove it '
+                            f'or choose another file.')
+    if args.show_dir:
+        cfg.default_hooks.visualization.update(
+            draw=True, test_out_dir=args.show_dir)
+    check_dataset_paths(cfg, ['test'])
+    setup_distributed(cfg)
+
+    runner = Runner.from_cfg(cfg)
+    if args.out:
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+    with explain_failures(cfg, ['test']):
+        metrics = runner.test()
+    if is_main_process():
+        print(f'test results: {format_metrics(metrics)}')
+
+
+if __name__ == '__main__':
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,87 @@
+"""Train a detector; mmdet's tools/train.py interface, FasterNet-aware.
+
+Examples:
+    python tools/train.py configs/mask_rcnn_fasternet_s.py
+    python tools/train.py configs/demo/mask_rcnn_fasternet_t0_shapes.py
+    python tools/train.py CONFIG --resume            # latest in work dir
+"""
+import argparse
+import os.path as osp
+
+import torch
+from mmengine.config import DictAction
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+
+from mmdet_fasternet.data_checks import check_dataset_paths
+from mmdet_fasternet.runtime import (LastMetricsHook, ToolError, apply_resume,
+                                     explain_failures, format_metrics,
+                                     load_config, run_cli, set_local_rank,
+                                     setup_distributed)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed precision (CUDA only)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the LR by total batch size / auto_scale_lr.base_batch_size'
+    )
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        metavar='PATH',
+        help='resume from PATH, or without PATH from the latest checkpoint '
+        'in the work dir')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. train_cfg.max_epochs=1')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    set_local_rank(args.local_rank)
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise ToolError('--amp needs a CUDA GPU; drop it on CPU.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ToolError(f'--auto-scale-lr: {args.config} has no '
+                            f'auto_scale_lr.base_batch_size.')
+        cfg.auto_scale_lr.enable = True
+    apply_resume(cfg, args.resume)
+    splits = ['train', 'val'] if cfg.get('val_cfg') else ['train']
+    check_dataset_paths(cfg, splits)
+    setup_distributed(cfg)
+
+    runner = Runner.from_cfg(cfg)
+    last_metrics = LastMetricsHook()
+    runner.register_hook(last_metrics)
+    with explain_failures(cfg, splits):
+        runner.train()
+    if is_main_process():
+        if last_metrics.metrics:
+            print('final evaluation: ' + format_metrics(last_metrics.metrics))
+        print(f'checkpoints and logs: {osp.abspath(cfg.work_dir)}')
+
+
+if __name__ == '__main__':
+    raise SystemExit(run_cli(main))
