@@ -4,6 +4,7 @@ Config loading, the launcher (including CPU-only distributed runs, which
 mmengine 0.10.7 cannot start by itself), work-dir protection, and turning
 user mistakes into one-line errors instead of tracebacks.
 """
+import argparse
 import glob
 import os
 import os.path as osp
@@ -13,7 +14,7 @@ from typing import Callable, Iterator, List, Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
@@ -24,18 +25,20 @@ class ToolError(RuntimeError):
     """A user-facing error: printed as one line, without a traceback."""
 
 
-def load_config(path: str, cfg_options: Optional[dict], launcher: str,
-                work_dir: Optional[str]) -> Config:
-    if not osp.isfile(path):
-        raise ToolError(f'config file {path!r} does not exist.')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    cfg.launcher = launcher
-    if work_dir:
-        cfg.work_dir = work_dir
+def load_config(args: argparse.Namespace) -> Config:
+    """The config of ``args.config`` with the command line applied."""
+    # Old launchers pass --local_rank; mmengine reads LOCAL_RANK.
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if not osp.isfile(args.config):
+        raise ToolError(f'config file {args.config!r} does not exist.')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
     elif not cfg.get('work_dir'):
-        name = osp.splitext(osp.basename(path))[0]
+        name = osp.splitext(osp.basename(args.config))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
     return cfg
 
@@ -146,6 +149,21 @@ def run_cli(main: Callable[[], None]) -> int:
     return 0
 
 
-def set_local_rank(local_rank: int) -> None:
-    """Old launchers pass --local_rank; mmengine reads LOCAL_RANK."""
-    os.environ.setdefault('LOCAL_RANK', str(local_rank))
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options tools/train.py and tools/test.py share with mmdet's."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. train_cfg.max_epochs=1')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--local_rank',
+        '--local-rank',
+        type=int,
+        default=0,
+        help=argparse.SUPPRESS)

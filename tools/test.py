@@ -7,14 +7,13 @@ import argparse
 import os.path as osp
 
 from mmdet.evaluation import DumpDetResults
-from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmdet_fasternet.data_checks import check_dataset_paths
-from mmdet_fasternet.runtime import (ToolError, explain_failures,
-                                     format_metrics, load_config, run_cli,
-                                     set_local_rank, setup_distributed)
+from mmdet_fasternet.runtime import (ToolError, add_common_arguments,
+                                     explain_failures, format_metrics,
+                                     load_config, run_cli, setup_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,25 +26,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir',
         help='draw predictions into this folder (inside the work dir)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, e.g. test_dataloader.batch_size=4')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_common_arguments(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    set_local_rank(args.local_rank)
-    cfg = load_config(args.config, args.cfg_options, args.launcher,
-                      args.work_dir)
+    cfg = load_config(args)
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise ToolError(f'checkpoint {args.checkpoint!r} does not exist.')
     cfg.load_from = args.checkpoint

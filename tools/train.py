@@ -9,15 +9,14 @@ import argparse
 import os.path as osp
 
 import torch
-from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmdet_fasternet.data_checks import check_dataset_paths
-from mmdet_fasternet.runtime import (LastMetricsHook, ToolError, apply_resume,
+from mmdet_fasternet.runtime import (LastMetricsHook, ToolError,
+                                     add_common_arguments, apply_resume,
                                      explain_failures, format_metrics,
-                                     load_config, run_cli, set_local_rank,
-                                     setup_distributed)
+                                     load_config, run_cli, setup_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,25 +37,13 @@ def parse_args() -> argparse.Namespace:
         metavar='PATH',
         help='resume from PATH, or without PATH from the latest checkpoint '
         'in the work dir')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, e.g. train_cfg.max_epochs=1')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_common_arguments(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    set_local_rank(args.local_rank)
-    cfg = load_config(args.config, args.cfg_options, args.launcher,
-                      args.work_dir)
+    cfg = load_config(args)
     if args.amp:
         if not torch.cuda.is_available():
             raise ToolError('--amp needs a CUDA GPU; drop it on CPU.')

@@ -21,30 +21,27 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
+# Both splits: generated on first use, each from its own seed.
+__loader = dict(batch_size=4, num_workers=1, persistent_workers=True)
+__shapes = dict(type='SyntheticShapesDataset', image_size=image_size)
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=1,
-    persistent_workers=True,
+    **__loader,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
-        type='SyntheticShapesDataset',
+        **__shapes,
         data_root=data_root + 'train/',
         num_images=400,
-        image_size=image_size,
         seed=0,
         filter_cfg=dict(filter_empty_gt=True),
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=4,
-    num_workers=1,
-    persistent_workers=True,
+    **__loader,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='SyntheticShapesDataset',
+        **__shapes,
         data_root=data_root + 'val/',
         num_images=50,
-        image_size=image_size,
         seed=1,
         test_mode=True,
         pipeline=test_pipeline))
