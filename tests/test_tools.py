@@ -6,6 +6,7 @@ accuracy.
 """
 import hashlib
 import json
+import os
 import socket
 
 import pytest
@@ -199,3 +200,37 @@ def test_test_tool_missing_checkpoint(tmp_path):
                       tmp_path)
     assert result.returncode == 1, describe(result)
     assert 'nope.pth' in result.stderr and 'does not exist' in result.stderr
+
+
+def test_slurm_train_builds_the_srun_command(tmp_path, monkeypatch):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    fake_srun = bin_dir / 'srun'
+    fake_srun.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$SRUN_LOG"\n')
+    fake_srun.chmod(0o755)
+    log = tmp_path / 'srun.log'
+    monkeypatch.setenv('PATH', f'{bin_dir}:' + os.environ['PATH'])
+    monkeypatch.setenv('SRUN_LOG', str(log))
+    monkeypatch.setenv('GPUS', '16')
+    work = tmp_path / 'my work'
+    result = run_tool([
+        'bash', TOOLS / 'slurm_train.sh', 'gpu', 'fasternet', MASK_DEMO, work,
+        '--cfg-options', 'train_cfg.max_epochs=1'
+    ], tmp_path)
+    assert result.returncode == 0, describe(result)
+    args = log.read_text().splitlines()
+    assert args[:2] == ['-p', 'gpu'] and '--ntasks=16' in args
+    assert '--ntasks-per-node=8' in args and '--job-name=fasternet' in args
+    i = [n for n, a in enumerate(args) if a.endswith('tools/train.py')][0]
+    assert args[i + 1:] == [
+        str(MASK_DEMO), f'--work-dir={work}', '--launcher', 'slurm',
+        '--cfg-options', 'train_cfg.max_epochs=1'
+    ]
+
+
+@pytest.mark.parametrize('script,nargs', [('dist_train.sh', 2),
+                                          ('dist_test.sh', 3),
+                                          ('slurm_train.sh', 4)])
+def test_launch_scripts_print_usage(tmp_path, script, nargs):
+    result = run_tool(['bash', TOOLS / script], tmp_path)
+    assert result.returncode == 2 and 'usage:' in result.stderr
