@@ -19,6 +19,7 @@ from mmengine.hooks import Hook
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from .data_checks import DataError, explain_data_error
+from .weights import CheckpointError
 
 
 class ToolError(RuntimeError):
@@ -130,7 +131,7 @@ def explain_failures(cfg: Config, splits: List[str]) -> Iterator[None]:
     """Re-raise data failures inside the Runner as one-line ToolErrors."""
     try:
         yield
-    except ToolError:
+    except (ToolError, CheckpointError):
         raise
     except Exception as exc:
         message = explain_data_error(exc, cfg, splits)
@@ -143,7 +144,7 @@ def run_cli(main: Callable[[], None]) -> int:
     """Run a tool's main; user errors become ``error: ...`` and exit 1."""
     try:
         main()
-    except (ToolError, DataError) as exc:
+    except (ToolError, DataError, CheckpointError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     return 0

@@ -338,6 +338,23 @@ class FasterNet(BaseModule):
                 build_norm_layer(norm_cfg, self.out_channels[i])[1])
         self._freeze_stages()
 
+    def init_weights(self) -> None:
+        """``init_cfg=dict(type='Pretrained', checkpoint=...)`` goes through
+        this project's loader: any published layout, weights-only
+        unpickling, and an error instead of a silent partial load."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            if not cfg.get('checkpoint'):
+                raise ValueError(
+                    "FasterNet: init_cfg type 'Pretrained' needs a "
+                    "checkpoint (a path or URL), got "
+                    f"{cfg.get('checkpoint')!r}.")
+            from ..weights import load_pretrained
+            load_pretrained(self, cfg['checkpoint'])
+            self._is_init = True
+            return
+        super().init_weights()
+
     @property
     def min_input_size(self) -> int:
         """Smallest height/width that leaves one pixel at the last stage."""

@@ -1,0 +1,335 @@
+"""FasterNet weights in every published layout: read safely, load loudly.
+
+Layouts, told apart by the file itself:
+- official ImageNet ``.pth``: a plain state dict (``patch_embed.*``,
+  ``stages.0..6.*``, classification head ``avgpool_pre_head.*``/``head.*``);
+- PyTorch-Lightning ``.ckpt``: the same under ``state_dict``, prefix
+  ``model.``;
+- timm (``.pth`` or ``.safetensors``): stages renumbered 0..3 with
+  ``downsample`` inside, ``conv_head``/``classifier`` head;
+- whole detectors, mmdet 2.x or 3.x: backbone keys under ``backbone.``;
+- this project's converter output (official or timm layout, either format).
+
+Pickles are read with ``weights_only=True`` (plus the mmengine allow-list of
+``safe_loading``), safetensors without pickle at all.
+"""
+import os
+import os.path as osp
+import pickle
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+from urllib.error import URLError
+from urllib.parse import urlparse
+
+import torch
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
+from torch import nn
+
+from .models.fasternet import ARCH_SETTINGS, NUM_STAGES
+
+StateDict = Dict[str, torch.Tensor]
+
+CLS_HEAD_PREFIXES = ('avgpool_pre_head.', 'head.')
+FASTERNET_KEY = re.compile(r'^(patch_embed\.|stages\.\d+\.|norm\d+\.|'
+                           r'avgpool_pre_head\.|head\.)')
+# timm's names -> the official ones (FASTERNET.md), most specific first.
+TIMM_TO_OFFICIAL = (
+    ('stages.1.downsample.', 'stages.1.'),
+    ('stages.2.downsample.', 'stages.3.'),
+    ('stages.3.downsample.', 'stages.5.'),
+    ('stages.1.', 'stages.2.'),
+    ('stages.2.', 'stages.4.'),
+    ('stages.3.', 'stages.6.'),
+    ('conv_head.', 'avgpool_pre_head.1.'),
+    ('classifier.', 'head.'),
+)
+OFFICIAL_TO_TIMM = (
+    ('stages.1.', 'stages.1.downsample.'),
+    ('stages.3.', 'stages.2.downsample.'),
+    ('stages.5.', 'stages.3.downsample.'),
+    ('stages.2.', 'stages.1.'),
+    ('stages.4.', 'stages.2.'),
+    ('stages.6.', 'stages.3.'),
+    ('avgpool_pre_head.1.', 'conv_head.'),
+    ('head.', 'classifier.'),
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, fetched or loaded as configured."""
+
+
+def rename_prefixes(sd: StateDict, table: Tuple[Tuple[str, str],
+                                                ...]) -> StateDict:
+    """Rename each key by the first matching prefix of ``table``."""
+    out = OrderedDict()
+    for key, value in sd.items():
+        for old, new in table:
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
+def is_timm_layout(sd: StateDict) -> bool:
+    return any(
+        k.startswith(('stages.1.downsample.', 'conv_head.', 'classifier.'))
+        for k in sd)
+
+
+def download_cached(url: str) -> str:
+    """The local copy of ``url`` in torch's hub cache (mmengine's too).
+
+    mmengine's own HTTP loader unpickles with ``weights_only=False``; this
+    only downloads (rank 0 first, atomically) and leaves reading to
+    :func:`read_checkpoint`.
+    """
+    cache_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    name = osp.basename(urlparse(url).path)
+    if not name:
+        raise CheckpointError(f'checkpoint URL {url!r} names no file.')
+    path = osp.join(cache_dir, name)
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        _download_once(url, path)
+    if world_size > 1:
+        barrier()
+        _download_once(url, path)  # other nodes may have their own cache
+    return path
+
+
+def _download_once(url: str, path: str) -> None:
+    if osp.isfile(path):
+        return
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    print_log(f'Downloading {url} to {path}', logger='current')
+    try:
+        # Writes a temporary file and renames it when complete.
+        torch.hub.download_url_to_file(url, path, progress=True)
+    except (URLError, OSError) as exc:
+        raise CheckpointError(
+            f'cannot fetch checkpoint {url}: {exc}. Check the URL and your '
+            f'connection, or download the file and set the checkpoint to '
+            f'its local path.') from exc
+
+
+def read_checkpoint(source: str) -> object:
+    """Load a path or URL without running code from the file."""
+    path = download_cached(source) if source.startswith(
+        ('http://', 'https://')) else source
+    if not osp.isfile(path):
+        raise CheckpointError(f'checkpoint {source!r} does not exist.')
+    with open(path, 'rb') as f:
+        head = f.read(16)
+    try:
+        if _looks_like_safetensors(head):
+            from safetensors.torch import load_file
+            return load_file(path, device='cpu')
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as exc:
+        forbidden = re.search(r'GLOBAL ([\w.]+)|refusing getattr\([^)]*\)',
+                              str(exc))
+        if forbidden is None:
+            raise CheckpointError(
+                f'cannot read checkpoint {source!r}: it is not a valid '
+                f'checkpoint file (truncated or not a checkpoint?).') from exc
+        raise CheckpointError(
+            f'refusing to load checkpoint {source!r}: unpickling it would '
+            f'use {forbidden.group(1) or forbidden.group(0)}, which '
+            f'weights-only loading does not allow. Only load files you '
+            f'trust.') from exc
+    except Exception as exc:
+        raise CheckpointError(
+            f'cannot read checkpoint {source!r}: {exc}') from exc
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    # 8-byte little-endian header size, then a JSON header starting "{".
+    return len(head) > 8 and head[8:9] == b'{'
+
+
+@dataclass
+class Extracted:
+    """The FasterNet part of a checkpoint, in the official layout."""
+    state_dict: StateDict
+    kind: str  # what the file was, e.g. 'whole detector, timm layout'
+    dropped: int  # tensors that are not FasterNet weights (neck, heads...)
+
+
+# Prefixes under which other checkpoints hold a FasterNet.
+WRAPPER_PREFIXES = (('backbone.', 'whole detector'), ('model.',
+                                                      'PyTorch-Lightning'),
+                    ('module.', 'DistributedDataParallel'))
+
+
+def extract_fasternet(ckpt: object) -> Extracted:
+    """Find the FasterNet weights in any supported checkpoint."""
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(
+            f'the checkpoint is a {type(ckpt).__name__}, not a state dict.')
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(ckpt.get(wrapper), dict):
+            ckpt = ckpt[wrapper]
+            break
+    tensors = {k: v for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
+    prefix, kind = '', 'backbone'
+    for candidate, name in WRAPPER_PREFIXES:
+        inside = [k for k in tensors if k.startswith(candidate)]
+        if inside and (candidate == 'backbone.'
+                       or len(inside) == len(tensors)):
+            prefix, kind = candidate, f'{name}, keys under {candidate}'
+            break
+    sd = {
+        k[len(prefix):]: v
+        for k, v in tensors.items() if k.startswith(prefix)
+    }
+    if is_timm_layout(sd):
+        sd, kind = rename_prefixes(sd, TIMM_TO_OFFICIAL), f'{kind}, timm'
+    else:
+        kind = f'{kind}, official layout'
+    fasternet = OrderedDict(
+        (k, v) for k, v in sd.items() if FASTERNET_KEY.match(k))
+    if 'patch_embed.proj.weight' not in fasternet:
+        sample = ', '.join(list(tensors)[:5]) or 'none'
+        raise CheckpointError(
+            f'the checkpoint holds no FasterNet weights (no '
+            f'patch_embed.proj.weight, in any known layout); its first '
+            f'keys: {sample}.')
+    return Extracted(fasternet, kind, len(tensors) - len(fasternet))
+
+
+def describe_variant(sd: StateDict) -> str:
+    """The variant a state dict's shapes say it is, e.g. "FasterNet-S"."""
+    embed_dim = sd['patch_embed.proj.weight'].shape[0]
+    depths = tuple(
+        len({
+            k.split('.')[3]
+            for k in sd if k.startswith(f'stages.{2 * i}.blocks.')
+        }) for i in range(NUM_STAGES))
+    for name, settings in ARCH_SETTINGS.items():
+        if (settings['embed_dim'], tuple(settings['depths'])) == (embed_dim,
+                                                                  depths):
+            return f"FasterNet-{name.upper()} (arch='{name}')"
+    return (f'a custom FasterNet (embed_dim={embed_dim}, '
+            f'depths={list(depths)})')
+
+
+@dataclass
+class LoadReport:
+    source: str
+    kind: str
+    variant: str
+    loaded: int
+    missing: List[str] = field(default_factory=list)
+    ignored: List[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = (f'Loaded {self.loaded} tensors of {self.variant} from '
+                f'{self.source} ({self.kind})')
+        if self.missing:
+            text += ('; missing, left at their initial values: ' +
+                     ', '.join(_group(self.missing)))
+        if self.ignored:
+            text += ('; ignored (classification head, or parts that '
+                     'out_indices does not build): ' +
+                     ', '.join(_group(self.ignored)))
+        return text + '.'
+
+
+def _group(keys: List[str]) -> List[str]:
+    """``norm0.weight, norm0.bias, ...`` -> ``norm0.* (5)``."""
+    groups: Dict[str, int] = OrderedDict()
+    for key in keys:
+        module = key.rsplit('.', 1)[0]
+        groups[module] = groups.get(module, 0) + 1
+    return [f'{m}.* ({n})' for m, n in groups.items()]
+
+
+def _ignorable(key: str, model_keys: set, num_built: int) -> bool:
+    """Keys the model has no place for, by design: the classification
+    head, and stages or output norms its ``out_indices`` does not build."""
+    if key.startswith(CLS_HEAD_PREFIXES):
+        return True
+    match = re.match(r'^(stages\.|norm)(\d+)\.', key)
+    if match is None:
+        return False
+    index = int(match.group(2))
+    if match.group(1) == 'stages.':
+        return index >= num_built
+    return f'norm{index}.weight' not in model_keys
+
+
+def load_pretrained(model: nn.Module, source: str) -> LoadReport:
+    """Load FasterNet weights into ``model`` or raise, never half-way."""
+    found = extract_fasternet(read_checkpoint(source))
+    sd, variant = found.state_dict, describe_variant(found.state_dict)
+    own = model.state_dict()
+    mismatched = [(k, tuple(v.shape), tuple(own[k].shape))
+                  for k, v in sd.items()
+                  if k in own and v.shape != own[k].shape]
+    if mismatched:
+        key, theirs, ours = mismatched[0]
+        raise CheckpointError(
+            f'checkpoint {source!r} does not fit this FasterNet: {key} is '
+            f'{list(theirs)} in the checkpoint but {list(ours)} in the model '
+            f'({len(mismatched)} tensors differ). The checkpoint looks like '
+            f'{variant}; set the backbone arch to match.')
+    unexpected = [
+        k for k in sd
+        if k not in own and not _ignorable(k, set(own), len(model.stages))
+    ]
+    missing = [k for k in own if k not in sd]
+    bad_missing = [k for k in missing if not re.match(r'^norm\d+\.', k)]
+    if unexpected or bad_missing:
+        detail = (f'missing {bad_missing[:3]}'
+                  if bad_missing else f'unexpected {unexpected[:3]}')
+        raise CheckpointError(
+            f'checkpoint {source!r} does not fit this FasterNet: {detail} '
+            f'({len(bad_missing)} missing, {len(unexpected)} unexpected). '
+            f'The checkpoint looks like {variant}; set the backbone arch '
+            f'to match.')
+    model.load_state_dict({
+        k: v
+        for k, v in sd.items() if k in own
+    },
+                          strict=False)
+    report = LoadReport(
+        source=source,
+        kind=found.kind,
+        variant=variant,
+        loaded=sum(k in own for k in sd),
+        missing=missing,
+        ignored=[k for k in sd if k not in own])
+    print_log(str(report), logger='current')
+    return report
+
+
+def official_to_timm(sd: StateDict) -> StateDict:
+    return rename_prefixes(sd, OFFICIAL_TO_TIMM)
+
+
+def save_state_dict(sd: StateDict,
+                    path: str,
+                    fmt: str,
+                    metadata: Optional[Dict[str, str]] = None) -> None:
+    """Write ``sd`` as a plain .pth or .safetensors file, atomically."""
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        if fmt == 'safetensors':
+            from safetensors.torch import save_file
+            save_file({
+                k: v.contiguous()
+                for k, v in sd.items()
+            },
+                      tmp,
+                      metadata=metadata)
+        else:
+            torch.save(OrderedDict(sd), tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
