@@ -122,3 +122,32 @@ def test_demo_config_builds(name):
     with torch.no_grad():
         results = model.test_step(dummy_batch(128, 128))
     assert len(results) == 1
+
+
+def test_metafile_matches_the_configs():
+    import yaml
+    index = yaml.safe_load((ROOT / 'metafile.yml').read_text())
+    models = {m['Name']: m for m in index['Models']}
+    shipped = sorted(p.stem for p in (ROOT / 'configs').glob('*.py'))
+    assert sorted(models) == shipped
+    for name, entry in models.items():
+        assert entry['Config'] == f'configs/{name}.py'
+        cfg = load(name)
+        assert entry['Metadata']['Backbone Weights'] == \
+            cfg.model.backbone.init_cfg.checkpoint
+    published = {
+        name: (m['Results'][0]['Metrics']['box AP'],
+               m['Results'][1]['Metrics']['mask AP'], m['Weights'])
+        for name, m in models.items() if 'Results' in m
+    }
+    assert published == {
+        'mask_rcnn_fasternet_s':
+        (39.9, 36.9,
+         RELEASE + 'mask_rcnn_fasternet_s_fpn_1x_coco_20221111_063419.pth'),
+        'mask_rcnn_fasternet_m':
+        (43.0, 39.1,
+         RELEASE + 'mask_rcnn_fasternet_m_fpn_1x_coco_20221107_124408.pth'),
+        'mask_rcnn_fasternet_l':
+        (44.0, 39.9,
+         RELEASE + 'mask_rcnn_fasternet_l_fpn_1x_coco_20221107_004433.pth'),
+    }
