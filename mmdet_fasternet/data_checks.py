@@ -13,10 +13,7 @@ from typing import Iterator, List, Optional, Tuple
 from mmdet.registry import DATASETS
 from mmengine.config import Config
 
-
-class DataError(ValueError):
-    """A dataset file or folder a config points at is missing or broken."""
-
+from .errors import DataError
 
 # (config key, dataset config) for every dataset a config would read.
 DatasetRef = Tuple[str, dict]
@@ -105,15 +102,18 @@ _MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'")
 
 def explain_data_error(exc: BaseException, cfg: Config,
                        splits: List[str]) -> Optional[str]:
-    """A one-line cause and fix for a data failure, or None if it is not."""
-    if isinstance(exc, DataError):
-        return str(exc)
+    """A one-line cause and fix for a data failure, or None if it is not.
+
+    Failures inside DataLoader workers arrive re-raised with the worker's
+    traceback as message, so the missing path is read from the text.
+    """
     if isinstance(exc, OSError) or ('FileNotFoundError' in str(exc)):
         match = _MISSING_FILE.search(str(exc))
         if match:
-            return (f'file {match.group(1)!r} is missing: restore it, or '
-                    f'remove its entry from the annotation file.')
-    if isinstance(exc, (ValueError, UnicodeDecodeError)):
+            return (f'file {match.group(1)!r} is missing: restore it (a '
+                    f'missing image can also be removed from the annotation '
+                    f'file).')
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         for key, ds in dataset_configs(cfg, splits):
             ann_file = _resolve(ds, ds.get('ann_file'))
             if not ann_file or not osp.isfile(ann_file):

@@ -18,12 +18,8 @@ from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
-from .data_checks import DataError, explain_data_error
-from .weights import CheckpointError
-
-
-class ToolError(RuntimeError):
-    """A user-facing error: printed as one line, without a traceback."""
+from .data_checks import explain_data_error
+from .errors import ToolError, UserError
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -66,7 +62,7 @@ def setup_distributed(cfg: Config) -> None:
 
 
 def existing_checkpoints(work_dir: str) -> List[str]:
-    found = glob.glob(osp.join(work_dir, '*.pth'))
+    found = glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
     if osp.exists(osp.join(work_dir, 'last_checkpoint')):
         found.append(osp.join(work_dir, 'last_checkpoint'))
     return sorted(found)
@@ -131,7 +127,7 @@ def explain_failures(cfg: Config, splits: List[str]) -> Iterator[None]:
     """Re-raise data failures inside the Runner as one-line ToolErrors."""
     try:
         yield
-    except (ToolError, CheckpointError):
+    except UserError:
         raise
     except Exception as exc:
         message = explain_data_error(exc, cfg, splits)
@@ -144,7 +140,7 @@ def run_cli(main: Callable[[], None]) -> int:
     """Run a tool's main; user errors become ``error: ...`` and exit 1."""
     try:
         main()
-    except (ToolError, DataError, CheckpointError) as exc:
+    except UserError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     return 0

@@ -4,8 +4,9 @@ import json
 import pytest
 from mmengine.config import Config
 
-from mmdet_fasternet.data_checks import (DataError, check_dataset_paths,
-                                         dataset_configs, explain_data_error)
+from mmdet_fasternet.data_checks import (check_dataset_paths, dataset_configs,
+                                         explain_data_error)
+from mmdet_fasternet.errors import DataError
 
 
 def coco_cfg(root, **dataset):

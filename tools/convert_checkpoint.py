@@ -11,7 +11,8 @@ Examples:
 import argparse
 import os.path as osp
 
-from mmdet_fasternet.runtime import ToolError, run_cli
+from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.runtime import run_cli
 from mmdet_fasternet.weights import (describe_variant, extract_fasternet,
                                      official_to_timm, read_checkpoint,
                                      save_state_dict)

@@ -11,9 +11,10 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmdet_fasternet.data_checks import check_dataset_paths
-from mmdet_fasternet.runtime import (ToolError, add_common_arguments,
-                                     explain_failures, format_metrics,
-                                     load_config, run_cli, setup_distributed)
+from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.runtime import (add_common_arguments, explain_failures,
+                                     format_metrics, load_config, run_cli,
+                                     setup_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,10 +51,10 @@ def main() -> None:
     setup_distributed(cfg)
 
     runner = Runner.from_cfg(cfg)
-    if args.out:
-        runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=args.out))
     with explain_failures(cfg, ['test']):
+        if args.out:  # builds the test loop: dataset and evaluator
+            runner.test_evaluator.metrics.append(
+                DumpDetResults(out_file_path=args.out))
         metrics = runner.test()
     if is_main_process():
         print(f'test results: {format_metrics(metrics)}')

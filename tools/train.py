@@ -13,10 +13,11 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 from mmdet_fasternet.data_checks import check_dataset_paths
-from mmdet_fasternet.runtime import (LastMetricsHook, ToolError,
-                                     add_common_arguments, apply_resume,
-                                     explain_failures, format_metrics,
-                                     load_config, run_cli, setup_distributed)
+from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.runtime import (LastMetricsHook, add_common_arguments,
+                                     apply_resume, explain_failures,
+                                     format_metrics, load_config, run_cli,
+                                     setup_distributed)
 
 
 def parse_args() -> argparse.Namespace:
