@@ -23,11 +23,14 @@ from typing import Dict, List, Optional, Tuple
 from urllib.error import URLError
 from urllib.parse import urlparse
 
+import mmengine.runner.checkpoint as mmengine_checkpoint
 import torch
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
+from .errors import CheckpointError
 from .models.fasternet import ARCH_SETTINGS, NUM_STAGES
 
 StateDict = Dict[str, torch.Tensor]
@@ -46,20 +49,8 @@ TIMM_TO_OFFICIAL = (
     ('conv_head.', 'avgpool_pre_head.1.'),
     ('classifier.', 'head.'),
 )
-OFFICIAL_TO_TIMM = (
-    ('stages.1.', 'stages.1.downsample.'),
-    ('stages.3.', 'stages.2.downsample.'),
-    ('stages.5.', 'stages.3.downsample.'),
-    ('stages.2.', 'stages.1.'),
-    ('stages.4.', 'stages.2.'),
-    ('stages.6.', 'stages.3.'),
-    ('avgpool_pre_head.1.', 'conv_head.'),
-    ('head.', 'classifier.'),
-)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read, fetched or loaded as configured."""
+# Official prefixes never overlap, so the inverse needs no special order.
+OFFICIAL_TO_TIMM = tuple((new, old) for old, new in TIMM_TO_OFFICIAL)
 
 
 def rename_prefixes(sd: StateDict, table: Tuple[Tuple[str, str],
@@ -94,11 +85,13 @@ def download_cached(url: str) -> str:
         raise CheckpointError(f'checkpoint URL {url!r} names no file.')
     path = osp.join(cache_dir, name)
     rank, world_size = get_dist_info()
-    if rank == 0:
-        _download_once(url, path)
-    if world_size > 1:
-        barrier()
-        _download_once(url, path)  # other nodes may have their own cache
+    try:
+        if rank == 0:
+            _download_once(url, path)
+    finally:
+        if world_size > 1:
+            barrier()  # reached even if rank 0 failed: no rank hangs
+    _download_once(url, path)  # other nodes may have caches of their own
     return path
 
 
@@ -134,9 +127,11 @@ def read_checkpoint(source: str) -> object:
         forbidden = re.search(r'GLOBAL ([\w.]+)|refusing getattr\([^)]*\)',
                               str(exc))
         if forbidden is None:
+            reason = [line for line in str(exc).splitlines() if line.strip()]
             raise CheckpointError(
-                f'cannot read checkpoint {source!r}: it is not a valid '
-                f'checkpoint file (truncated or not a checkpoint?).') from exc
+                f'cannot read checkpoint {source!r} weights-only: '
+                f'{reason[-2] if len(reason) > 1 else exc} (a truncated '
+                f'file, not a checkpoint, or objects torch refuses).') from exc
         raise CheckpointError(
             f'refusing to load checkpoint {source!r}: unpickling it would '
             f'use {forbidden.group(1) or forbidden.group(0)}, which '
@@ -145,6 +140,24 @@ def read_checkpoint(source: str) -> object:
     except Exception as exc:
         raise CheckpointError(
             f'cannot read checkpoint {source!r}: {exc}') from exc
+
+
+def load_from_http_weights_only(filename: str,
+                                map_location: object = None,
+                                **_: object) -> object:
+    """mmengine's loader for URLs (``load_from``, ``tools/test.py URL``,
+    ``open-mmlab://``, ``torchvision://``, other modules' Pretrained init),
+    replaced: mmengine's own unpickles downloads with ``weights_only=False``.
+    Tensors land on the CPU; mmengine moves the model afterwards."""
+    return read_checkpoint(filename)
+
+
+CheckpointLoader.register_scheme(
+    prefixes=('http://', 'https://'),
+    loader=load_from_http_weights_only,
+    force=True)
+# open-mmlab://, torchvision:// and friends call the module function.
+mmengine_checkpoint.load_from_http = load_from_http_weights_only
 
 
 def _looks_like_safetensors(head: bytes) -> bool:
@@ -160,10 +173,14 @@ class Extracted:
     dropped: int  # tensors that are not FasterNet weights (neck, heads...)
 
 
-# Prefixes under which other checkpoints hold a FasterNet.
-WRAPPER_PREFIXES = (('backbone.', 'whole detector'), ('model.',
-                                                      'PyTorch-Lightning'),
-                    ('module.', 'DistributedDataParallel'))
+# What a prefix in front of the backbone's keys tells about the file.
+PREFIX_KINDS = {
+    '': 'backbone',
+    'backbone.': 'whole detector',
+    'model.': 'PyTorch-Lightning',
+    'module.': 'DistributedDataParallel',
+}
+STEM_KEY = 'patch_embed.proj.weight'
 
 
 def extract_fasternet(ckpt: object) -> Extracted:
@@ -176,13 +193,19 @@ def extract_fasternet(ckpt: object) -> Extracted:
             ckpt = ckpt[wrapper]
             break
     tensors = {k: v for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
-    prefix, kind = '', 'backbone'
-    for candidate, name in WRAPPER_PREFIXES:
-        inside = [k for k in tensors if k.startswith(candidate)]
-        if inside and (candidate == 'backbone.'
-                       or len(inside) == len(tensors)):
-            prefix, kind = candidate, f'{name}, keys under {candidate}'
-            break
+    # The backbone sits where its stem is: '', 'backbone.', 'model.', ...
+    # (the shortest such prefix, if e.g. a distillation teacher is stored).
+    prefixes = sorted(
+        (k[:-len(STEM_KEY)] for k in tensors if k.endswith(STEM_KEY)), key=len)
+    if not prefixes:
+        sample = ', '.join(list(tensors)[:5]) or 'none'
+        raise CheckpointError(
+            f'the checkpoint holds no FasterNet weights (no {STEM_KEY}, '
+            f'under any prefix); its first keys: {sample}.')
+    prefix = prefixes[0]
+    kind = PREFIX_KINDS.get(prefix, 'checkpoint')
+    if prefix:
+        kind = f'{kind}, keys under {prefix}'
     sd = {
         k[len(prefix):]: v
         for k, v in tensors.items() if k.startswith(prefix)
@@ -193,18 +216,12 @@ def extract_fasternet(ckpt: object) -> Extracted:
         kind = f'{kind}, official layout'
     fasternet = OrderedDict(
         (k, v) for k, v in sd.items() if FASTERNET_KEY.match(k))
-    if 'patch_embed.proj.weight' not in fasternet:
-        sample = ', '.join(list(tensors)[:5]) or 'none'
-        raise CheckpointError(
-            f'the checkpoint holds no FasterNet weights (no '
-            f'patch_embed.proj.weight, in any known layout); its first '
-            f'keys: {sample}.')
     return Extracted(fasternet, kind, len(tensors) - len(fasternet))
 
 
 def describe_variant(sd: StateDict) -> str:
     """The variant a state dict's shapes say it is, e.g. "FasterNet-S"."""
-    embed_dim = sd['patch_embed.proj.weight'].shape[0]
+    embed_dim = sd[STEM_KEY].shape[0]
     depths = tuple(
         len({
             k.split('.')[3]
@@ -278,9 +295,10 @@ def load_pretrained(model: nn.Module, source: str) -> LoadReport:
             f'{list(theirs)} in the checkpoint but {list(ours)} in the model '
             f'({len(mismatched)} tensors differ). The checkpoint looks like '
             f'{variant}; set the backbone arch to match.')
+    model_keys = set(own)
+    ignored = [k for k in sd if k not in model_keys]
     unexpected = [
-        k for k in sd
-        if k not in own and not _ignorable(k, set(own), len(model.stages))
+        k for k in ignored if not _ignorable(k, model_keys, len(model.stages))
     ]
     missing = [k for k in own if k not in sd]
     bad_missing = [k for k in missing if not re.match(r'^norm\d+\.', k)]
@@ -292,18 +310,15 @@ def load_pretrained(model: nn.Module, source: str) -> LoadReport:
             f'({len(bad_missing)} missing, {len(unexpected)} unexpected). '
             f'The checkpoint looks like {variant}; set the backbone arch '
             f'to match.')
-    model.load_state_dict({
-        k: v
-        for k, v in sd.items() if k in own
-    },
-                          strict=False)
+    loadable = {k: v for k, v in sd.items() if k in model_keys}
+    model.load_state_dict(loadable, strict=False)
     report = LoadReport(
         source=source,
         kind=found.kind,
         variant=variant,
-        loaded=sum(k in own for k in sd),
+        loaded=len(loadable),
         missing=missing,
-        ignored=[k for k in sd if k not in own])
+        ignored=ignored)
     print_log(str(report), logger='current')
     return report
 

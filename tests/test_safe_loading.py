@@ -4,19 +4,10 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from malicious import CreatesFile
 from mmengine.logging import HistoryBuffer, MessageHub
 
 import mmdet_fasternet  # noqa: F401  registers the allow-list
-
-
-class CreatesFile:
-    """Unpickling this opens (creates) a file: it must never happen."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, 'w'))
 
 
 class GetattrOnHistoryBuffer:
@@ -73,3 +64,11 @@ def test_statistics_method_lookup_is_allowed(tmp_path):
     path = tmp_path / 'ok.pth'
     torch.save({'x': GetattrOnHistoryBuffer('mean')}, path)
     assert torch.load(path, weights_only=True)['x'] is HistoryBuffer.mean
+
+
+def test_empty_history_buffer_and_array_load(tmp_path):
+    path = tmp_path / 'empty.pth'
+    torch.save({'buffer': HistoryBuffer(), 'arr': np.array([])}, path)
+    loaded = torch.load(path, weights_only=True)
+    assert len(loaded['buffer'].data[0]) == 0
+    assert loaded['arr'].shape == (0, )

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from malicious import CreatesFile
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 from safetensors.torch import save_file
 from tool_runner import (MASK_DEMO, ROOT, TOOLS, describe, run_tool,
@@ -115,10 +117,13 @@ def test_whole_detector_checkpoint(tmp_path, mmdet_version):
     detector = {f'backbone.{k}': v for k, v in sd.items() if k not in HEAD}
     detector['neck.lateral_convs.0.conv.weight'] = torch.randn(256, 40, 1, 1)
     detector['rpn_head.rpn_conv.weight'] = torch.randn(256, 256, 3, 3)
-    torch.save(
-        dict(
-            meta=dict(mmdet_version=mmdet_version, epoch=12),
-            state_dict=detector), tmp_path / 'detector.pth')
+    ckpt = dict(
+        meta=dict(mmdet_version=mmdet_version, epoch=12), state_dict=detector)
+    if mmdet_version.startswith('3'):  # mmengine also saves its message hub
+        hub = MessageHub.get_instance('detector_ckpt')
+        hub.update_scalar('train/loss', 0.5)
+        ckpt['message_hub'] = hub.state_dict()
+    torch.save(ckpt, tmp_path / 'detector.pth')
     model = FasterNet(arch='t0', out_indices=(1, 2, 3))
     report = load_pretrained(model, str(tmp_path / 'detector.pth'))
     assert 'whole detector' in report.kind
@@ -209,6 +214,15 @@ def test_missing_block_is_an_error(tmp_path):
         pretrained(tmp_path / 'partial.pth')
 
 
+def test_distillation_teacher_does_not_hide_the_student(tmp_path):
+    """The authors' Lightning module may also store a teacher model."""
+    sd = imagenet_state_dict()
+    ckpt = {f'model.{k}': v for k, v in sd.items()}
+    ckpt['criterion.teacher_model.fc.weight'] = torch.randn(10, 10)
+    torch.save({'state_dict': ckpt}, tmp_path / 'distilled.ckpt')
+    assert_backbone_equals(pretrained(tmp_path / 'distilled.ckpt'), sd)
+
+
 def test_file_without_fasternet_weights(tmp_path):
     torch.save({'fc.weight': torch.randn(3, 3)}, tmp_path / 'other.pth')
     with pytest.raises(
@@ -222,17 +236,14 @@ def test_missing_or_unreadable_file_is_an_error(tmp_path):
     (tmp_path / 'bad.pth').write_bytes(b'not a checkpoint at all')
     with pytest.raises(CheckpointError, match='cannot read checkpoint'):
         pretrained(tmp_path / 'bad.pth')
-    with pytest.raises(ValueError, match='needs a checkpoint'):
+    with pytest.raises(CheckpointError, match='needs a checkpoint'):
         FasterNet(arch='t0', init_cfg=dict(type='Pretrained')).init_weights()
-
-
-class CreatesFile:
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, 'w'))
+    mixed = [
+        dict(type='Pretrained', checkpoint=str(tmp_path / 'x.pth')),
+        dict(type='Kaiming', layer='Conv2d')
+    ]
+    with pytest.raises(CheckpointError, match='give the Pretrained dict'):
+        FasterNet(arch='t0', init_cfg=mixed).init_weights()
 
 
 def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path):
@@ -362,3 +373,26 @@ def test_configured_checkpoint_that_cannot_be_read_stops_training(tmp_path):
     assert f"error: checkpoint '{tmp_path / 'nope.pth'}' does not exist" \
         in result.stderr
     assert not (tmp_path / 'work' / 'epoch_1.pth').exists()
+
+
+def test_mmengine_url_loading_is_weights_only(http_root, tmp_path):
+    """load_from=URL and tools/test.py URL go through mmengine's loader."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    root, base = http_root
+    sd = imagenet_state_dict()
+    torch.save({'state_dict': sd}, root / 'good.pth')
+    loaded = CheckpointLoader.load_checkpoint(f'{base}/good.pth')
+    assert torch.equal(loaded['state_dict']['head.bias'], sd['head.bias'])
+    target = tmp_path / 'pwned'
+    torch.save({'x': CreatesFile(target)}, root / 'evil.pth')
+    with pytest.raises(CheckpointError, match='refusing to load'):
+        CheckpointLoader.load_checkpoint(f'{base}/evil.pth')
+    assert not target.exists()
+
+
+def test_mmengine_model_zoo_schemes_use_the_safe_loader():
+    """open-mmlab://, torchvision:// ... call mmengine's load_from_http."""
+    import mmengine.runner.checkpoint as mmengine_checkpoint
+
+    from mmdet_fasternet.weights import load_from_http_weights_only
+    assert mmengine_checkpoint.load_from_http is load_from_http_weights_only

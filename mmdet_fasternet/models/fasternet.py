@@ -17,6 +17,8 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..errors import CheckpointError
+
 # The published variants. drop_path_rate is the COCO recipe's value where the
 # authors trained detectors (S, M, L) and the ImageNet value otherwise.
 ARCH_SETTINGS: Dict[str, dict] = {
@@ -342,18 +344,26 @@ class FasterNet(BaseModule):
         """``init_cfg=dict(type='Pretrained', checkpoint=...)`` goes through
         this project's loader: any published layout, weights-only
         unpickling, and an error instead of a silent partial load."""
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            if not cfg.get('checkpoint'):
-                raise ValueError(
-                    "FasterNet: init_cfg type 'Pretrained' needs a "
-                    "checkpoint (a path or URL), got "
-                    f"{cfg.get('checkpoint')!r}.")
-            from ..weights import load_pretrained
-            load_pretrained(self, cfg['checkpoint'])
-            self._is_init = True
+        from ..weights import load_pretrained  # imports this module
+        cfgs = self.init_cfg if isinstance(self.init_cfg,
+                                           list) else [self.init_cfg]
+        pretrained = [
+            c for c in cfgs
+            if isinstance(c, dict) and c.get('type') == 'Pretrained'
+        ]
+        if not pretrained:
+            super().init_weights()
             return
-        super().init_weights()
+        if len(cfgs) > 1:
+            raise CheckpointError(
+                f'FasterNet: init_cfg {self.init_cfg!r} mixes Pretrained '
+                f'with other initialisers; give the Pretrained dict alone.')
+        if not pretrained[0].get('checkpoint'):
+            raise CheckpointError(
+                "FasterNet: init_cfg type 'Pretrained' needs a checkpoint "
+                f"(a path or URL), got {pretrained[0].get('checkpoint')!r}.")
+        load_pretrained(self, pretrained[0]['checkpoint'])
+        self._is_init = True
 
     @property
     def min_input_size(self) -> int:
