@@ -50,12 +50,20 @@ def _numpy_globals() -> List[Any]:
 def allow_mmengine_checkpoint_globals() -> None:
     """Register the allow-list with torch (idempotent).
 
-    torch < 2.4 has no allow-list and does not load weights-only by default.
+    torch < 2.4 has no allow-list and does not load weights-only by default;
+    torch < 2.6 cannot bind a name to a stand-in, so there getattr and the
+    numpy.core aliases stay refused (such loads fail loudly).
     """
     if not hasattr(torch.serialization, 'add_safe_globals'):
         return
-    torch.serialization.add_safe_globals([
+    entries = [
         HistoryBuffer,
+        bytes,  # protocol-2 pickles of empty numpy arrays (unused buffers)
         (history_buffer_getattr, 'builtins.getattr'),
         *_numpy_globals(),
-    ])
+    ]
+    try:
+        torch.serialization.add_safe_globals(entries)
+    except TypeError:  # torch < 2.6: no (object, name) pairs
+        torch.serialization.add_safe_globals(
+            [e for e in entries if not isinstance(e, tuple)])

@@ -186,6 +186,18 @@ def test_missing_image_names_the_file(tmp_path):
     assert 'Traceback' not in result.stderr
 
 
+def test_work_dir_with_glob_characters_is_still_protected(tmp_path):
+    from mmengine.config import Config
+
+    from mmdet_fasternet.errors import ToolError
+    from mmdet_fasternet.runtime import apply_resume
+    work = tmp_path / 'run [1]*'
+    work.mkdir()
+    (work / 'epoch_1.pth').write_bytes(b'x')
+    with pytest.raises(ToolError, match='already holds checkpoints'):
+        apply_resume(Config(dict(work_dir=str(work))), None)
+
+
 def test_resume_without_checkpoint_is_an_error(tmp_path):
     result = run_tool([
         TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'empty',
@@ -232,5 +244,6 @@ def test_slurm_train_builds_the_srun_command(tmp_path, monkeypatch):
                                           ('dist_test.sh', 3),
                                           ('slurm_train.sh', 4)])
 def test_launch_scripts_print_usage(tmp_path, script, nargs):
-    result = run_tool(['bash', TOOLS / script], tmp_path)
-    assert result.returncode == 2 and 'usage:' in result.stderr
+    for given in range(nargs):  # every count short of the required one
+        result = run_tool(['bash', TOOLS / script] + ['x'] * given, tmp_path)
+        assert result.returncode == 2 and 'usage:' in result.stderr, given

@@ -21,7 +21,7 @@ from mmengine.dist import barrier, get_rank
 from mmengine.logging import print_log
 from mmengine.utils import track_iter_progress
 
-from ..data_checks import DataError
+from ..errors import DataError
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle', 'star')
 SHAPE_PALETTE = [(220, 20, 60), (0, 130, 200), (60, 180, 75), (255, 165, 0)]
@@ -251,10 +251,14 @@ class SyntheticShapesDataset(CocoDataset):
         if not data_root:
             raise DataError('SyntheticShapesDataset needs data_root: the '
                             'folder the split is generated into.')
-        if get_rank() == 0:
-            ensure_split(data_root, num_images, image_size, max_shapes, seed)
-        barrier()
-        if get_rank() != 0:
-            ensure_split(data_root, num_images, image_size, max_shapes, seed)
+        # Rank 0 generates; the barrier is reached even if it fails, and
+        # the others then check (or generate, on a node of their own).
+        try:
+            if get_rank() == 0:
+                ensure_split(data_root, num_images, image_size, max_shapes,
+                             seed)
+        finally:
+            barrier()
+        ensure_split(data_root, num_images, image_size, max_shapes, seed)
         super().__init__(
             *args, ann_file=ann_file, data_prefix=data_prefix, **kwargs)
