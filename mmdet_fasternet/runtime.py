@@ -99,7 +99,7 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
 
 
 class LastMetricsHook(Hook):
-    """Remembers the last evaluation's metrics, for a closing summary."""
+    """Remembers the last validation's metrics, for a closing summary."""
 
     priority = 'LOWEST'
 
@@ -107,9 +107,6 @@ class LastMetricsHook(Hook):
         self.metrics: dict = {}
 
     def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
-        self.metrics = dict(metrics or {})
-
-    def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         self.metrics = dict(metrics or {})
 
 

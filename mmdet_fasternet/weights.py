@@ -75,8 +75,7 @@ def is_timm_layout(sd: StateDict) -> bool:
 def download_cached(url: str) -> str:
     """The local copy of ``url`` in torch's hub cache (mmengine's too).
 
-    mmengine's own HTTP loader unpickles with ``weights_only=False``; this
-    only downloads (rank 0 first, atomically) and leaves reading to
+    Only downloads (rank 0 first, atomically); reading is left to
     :func:`read_checkpoint`.
     """
     cache_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
