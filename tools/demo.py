@@ -89,7 +89,7 @@ def config_metainfo(cfg: Config) -> dict:
     """Class names and palette of the config's test dataset, read from its
     class without building it (building the shapes dataset generates it)."""
     dataset = cfg.get('test_dataloader', {}).get('dataset', {})
-    dataset_cls = DATASETS.get(dataset.get('type', ''))
+    dataset_cls = DATASETS.get(dataset['type']) if 'type' in dataset else None
     meta = dict(getattr(dataset_cls, 'METAINFO', {}))
     meta.update(dataset.get('metainfo') or {})
     return meta
