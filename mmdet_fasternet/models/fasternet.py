@@ -5,6 +5,7 @@ Module and attribute names follow the authors' code on purpose: the stem is
 ``stages.1/3/5``, and the detection output norms are ``norm0/2/4/6``. With
 this layout the official ImageNet and COCO checkpoints load unchanged.
 """
+import inspect
 from contextlib import contextmanager, nullcontext
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -18,6 +19,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import CheckpointError
+from .deploy import FusedBlock, fold_bn
 
 # The published variants. drop_path_rate is the COCO recipe's value where the
 # authors trained detectors (S, M, L) and the ImageNet value otherwise.
@@ -63,6 +65,7 @@ ARCH_SETTINGS: Dict[str, dict] = {
 ARCH_REQUIRED_KEYS = ('embed_dim', 'depths', 'act_cfg')
 ARCH_OPTIONAL_KEYS = dict(drop_path_rate=0.0, n_div=4, mlp_ratio=2.0)
 NUM_STAGES = 4
+RESNET_ONLY_KEYS = {'depth', 'num_stages', 'style', 'strides', 'dilations'}
 
 
 def _is_int(value: object) -> bool:
@@ -222,6 +225,21 @@ class PatchMerging(nn.Module):
         return self.norm(self.reduction(x))
 
 
+def _unknown_keys_message(unknown: dict) -> str:
+    accepted = [
+        name for name in inspect.signature(FasterNet.__init__).parameters
+        if name not in ('self', 'unknown')
+    ]
+    message = (f'FasterNet got unknown argument(s) {sorted(unknown)}; '
+               f'accepted arguments are {accepted}.')
+    leaked = sorted(set(unknown) & RESNET_ONLY_KEYS)
+    if leaked:
+        message += (f' {leaked} belong to ResNet: a config that replaces '
+                    f"the base's ResNet backbone needs `_delete_=True` in "
+                    f'its backbone dict.')
+    return message
+
+
 def _check_out_indices(out_indices: Union[int, Sequence[int]]) -> Tuple[int]:
     if _is_int(out_indices):
         out_indices = (out_indices, )
@@ -285,7 +303,10 @@ class FasterNet(BaseModule):
                  with_cp: bool = False,
                  drop_path_rate: Optional[float] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 **unknown) -> None:
+        if unknown:
+            raise TypeError(_unknown_keys_message(unknown))
         if init_cfg is None:
             init_cfg = dict(type='Kaiming', layer='Conv2d')
         super().__init__(init_cfg=init_cfg)
@@ -309,6 +330,7 @@ class FasterNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
+        self.deploy = False
 
         embed_dim, depths = settings['embed_dim'], tuple(settings['depths'])
         self.num_stages = max(self.out_indices) + 1
@@ -387,7 +409,34 @@ class FasterNet(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
+    def switch_to_deploy(self) -> None:
+        """Fold every BN into its conv for inference, in place (see
+        ``deploy.py``); outputs equal eval mode's within float rounding.
+
+        The output norms stay BNs: their input also feeds the next stage.
+        Irreversible; a deployed model cannot train.
+        """
+        if self.deploy:
+            return
+        self.eval()
+        self.patch_embed = fold_bn(self.patch_embed.proj,
+                                   self.patch_embed.norm)
+        for i, stage in enumerate(self.stages):
+            if isinstance(stage, PatchMerging):
+                self.stages[i] = fold_bn(stage.reduction, stage.norm)
+            else:
+                self.stages[i] = nn.Sequential(
+                    *[FusedBlock(block) for block in stage.blocks])
+        for param in self.parameters():
+            param.requires_grad = False
+        self.deploy = True
+
     def train(self, mode: bool = True) -> 'FasterNet':
+        if mode and self.deploy:
+            raise RuntimeError(
+                'FasterNet was switched to deploy mode (BN folded into the '
+                'convs), which is for inference only; build a new model to '
+                'train.')
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
@@ -412,10 +461,23 @@ class FasterNet(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         if not torch.jit.is_tracing():
             self._check_input(x)
+        layout = _memory_format(x)
+        if self.deploy and x.device.type == 'cpu':
+            # oneDNN's native layout, which its fused kernels need to write
+            # the residual in place; outputs keep the input's layout.
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.patch_embed(x)
         outs = []
         for idx, stage in enumerate(self.stages):
             x = stage(x)
             if idx % 2 == 0 and idx // 2 in self.out_indices:
-                outs.append(getattr(self, f'norm{idx}')(x))
+                out = getattr(self, f'norm{idx}')(x)
+                outs.append(out.contiguous(memory_format=layout))
         return tuple(outs)
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format

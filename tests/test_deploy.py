@@ -1,0 +1,198 @@
+"""Deploy mode: exactly the eval-mode numbers, on every execution path."""
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from test_fasternet import randomize_bn
+from tool_runner import MASK_DEMO
+
+from mmdet_fasternet import FasterNet
+from mmdet_fasternet.models import deploy
+from mmdet_fasternet.models.deploy import FusedBlock, deploy_model
+
+RTOL = 1e-4
+
+
+def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
+    return ((out.float() - ref).abs().max() / ref.abs().max()).item()
+
+
+def eval_and_deployed(arch: str, **kwargs):
+    torch.manual_seed(0)
+    model = FasterNet(arch=arch, **kwargs)
+    model.init_weights()
+    randomize_bn(model)
+    model.eval()
+    x = torch.randn(2, 3, 96, 72)
+    with torch.no_grad():
+        ref = model(x)
+    model.switch_to_deploy()
+    return model, x, ref
+
+
+@pytest.fixture
+def onednn_calls(monkeypatch):
+    """Records, per block call, whether the fused oneDNN kernels ran."""
+    calls = []
+    applies = deploy._onednn_applies
+
+    def spy(x, weight):
+        calls.append(applies(x, weight))
+        return calls[-1]
+
+    monkeypatch.setattr(deploy, '_onednn_applies', spy)
+    return calls
+
+
+@pytest.mark.parametrize('arch', ['t0', 't2'])  # GELU and ReLU
+def test_deploy_equals_eval_on_the_fused_cpu_path(arch, onednn_calls):
+    model, x, ref = eval_and_deployed(arch)
+    with torch.no_grad():
+        outs = model(x)
+    assert deploy.ONEDNN_FUSION and onednn_calls and all(onednn_calls)
+    for out, r in zip(outs, ref):
+        assert out.shape == r.shape
+        assert out.is_contiguous()  # the input's layout, not oneDNN's
+        assert relative_error(out, r) < RTOL
+
+
+def test_deploy_equals_eval_on_the_standard_op_path(monkeypatch):
+    monkeypatch.setattr(deploy, 'ONEDNN_FUSION', False)
+    model, x, ref = eval_and_deployed('t1', out_indices=(1, 3))
+    with torch.no_grad():
+        outs = model(x)
+    assert len(outs) == 2
+    for out, r in zip(outs, ref):
+        assert relative_error(out, r) < RTOL
+
+
+def test_deploy_with_gradients_takes_the_differentiable_path(onednn_calls):
+    model, x, ref = eval_and_deployed('t0')
+    x.requires_grad_(True)
+    outs = model(x)
+    assert not any(onednn_calls)
+    sum(o.sum() for o in outs).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    for out, r in zip(outs, ref):
+        assert relative_error(out.detach(), r) < RTOL
+
+
+def test_deploy_never_writes_into_the_callers_tensor():
+    model, x, _ = eval_and_deployed('t0')
+    x = x.contiguous(memory_format=torch.channels_last)
+    before = x.clone()
+    with torch.no_grad():
+        outs = model(x)
+    assert torch.equal(x, before)
+    assert all(
+        o.is_contiguous(memory_format=torch.channels_last) for o in outs)
+
+
+def test_switch_folds_every_bn_but_the_output_norms():
+    model, _, _ = eval_and_deployed('t0')
+    bns = [
+        name for name, m in model.named_modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
+    ]
+    assert bns == ['norm0', 'norm2', 'norm4', 'norm6']
+    assert sum(isinstance(m, FusedBlock) for m in model.modules()) == 13
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_switch_is_idempotent_and_deployed_model_refuses_training():
+    model, x, ref = eval_and_deployed('t0')
+    model.switch_to_deploy()
+    model.eval()
+    with torch.no_grad():
+        assert relative_error(model(x)[0], ref[0]) < RTOL
+    with pytest.raises(RuntimeError, match='deploy mode.*build a new model'):
+        model.train()
+
+
+def test_bf16_weights_run_the_fused_path_close_to_fp32(onednn_calls):
+    model, x, ref = eval_and_deployed('t0')
+    model.to(torch.bfloat16)
+    with torch.no_grad():
+        outs = model(x.to(torch.bfloat16))
+    assert all(onednn_calls)
+    assert all(o.dtype == torch.bfloat16 for o in outs)
+    assert max(relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
+
+
+def test_bf16_autocast_uses_standard_ops(onednn_calls):
+    model, x, ref = eval_and_deployed('t0')
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        outs = model(x)
+    assert not any(onednn_calls)
+    assert max(relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
+
+
+def demo_detector(x: torch.Tensor):
+    """The demo detector with BN statistics measured on ``x``: features of
+    unit scale give a spread of scores, so the comparison means something.
+    """
+    cfg = Config.fromfile(str(MASK_DEMO))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    randomize_bn(model)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # running statistics = those of this batch
+            m.reset_running_stats()
+    model.train()
+    with torch.no_grad():
+        model.extract_feat(x)
+    model.test_cfg.rcnn.score_thr = 0.0  # every RoI reaches the mask head
+    return model.eval()
+
+
+def predict(model, x):
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=x.shape[-2:],
+            ori_shape=x.shape[-2:],
+            pad_shape=x.shape[-2:],
+            batch_input_shape=x.shape[-2:],
+            scale_factor=(1.0, 1.0)))
+    with torch.no_grad():
+        return model.predict(x, [sample], rescale=False)[0].pred_instances
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_deployed_detector_predicts_what_eval_predicts(channels_last):
+    x = torch.randn(1, 3, 128, 160)
+    model = demo_detector(x)
+    with torch.no_grad():
+        ref_feats = model.extract_feat(x)
+    ref = predict(model, x)
+    deploy_model(model, channels_last=channels_last)
+    assert model.backbone.deploy
+    with torch.no_grad():
+        feats = model.extract_feat(x)
+    for f, r in zip(feats, ref_feats):
+        assert relative_error(f, r) < RTOL
+    out = predict(model, x)
+    assert len(ref) > 10 and len(out) == len(ref)
+    torch.testing.assert_close(out.bboxes, ref.bboxes, rtol=0, atol=1e-3)
+    torch.testing.assert_close(out.scores, ref.scores, rtol=0, atol=1e-4)
+    assert (out.masks != ref.masks).float().mean() < 1e-3
+
+
+def test_resnet_detector_gets_its_bn_folded():
+    cfg = Config.fromfile(str(MASK_DEMO))
+    cfg.model.backbone = dict(
+        type='ResNet', depth=18, out_indices=(0, 1, 2, 3), norm_eval=True)
+    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    model = MODELS.build(cfg.model).eval()
+    randomize_bn(model)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = model.extract_feat(x)
+    deploy_model(model)
+    assert not any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    with torch.no_grad():
+        for f, r in zip(model.extract_feat(x), ref):
+            assert relative_error(f, r) < RTOL
