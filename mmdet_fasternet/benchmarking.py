@@ -1,0 +1,266 @@
+"""Latency and training cost of two models measured side by side.
+
+Shared machines are noisy, so models are only ever compared inside one run:
+each gets the same warm-up, runs alternate (in reversed order every other
+round, so neither always runs on a warmer cache), and the median is kept.
+"""
+import time
+from dataclasses import dataclass
+from statistics import median
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn as nn
+from mmdet.models.detectors import BaseDetector
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
+from mmengine.utils import ProgressBar
+
+from .models.deploy import deploy_model
+
+# The 1x1 conv whose speed stands for the machine's peak: 256 -> 512
+# channels on a 200x320 map, the size of a stride-4 feature at 800x1280.
+PEAK_CONV = dict(in_channels=256, out_channels=512, height=200, width=320)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How both models of a comparison are prepared and run."""
+    name: str
+    deploy: bool
+    channels_last: bool
+    bf16: bool
+    description: str
+
+
+SETTINGS = {
+    s.name: s
+    for s in (
+        Setting('eval', False, False, False, 'model.eval(), fp32, NCHW'),
+        Setting(
+            'deploy', True, True, False,
+            'deploy_model(): BN folded (and FasterNet\'s fused '
+            'kernels), channels_last, fp32'),
+        Setting('deploy-bf16', True, True, True, 'deploy + bf16 autocast'),
+    )
+}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def prepare(model: nn.Module, setting: Setting,
+            device: torch.device) -> nn.Module:
+    model.to(device).eval()
+    if setting.deploy:
+        deploy_model(model, channels_last=setting.channels_last)
+    elif setting.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def autocast(setting: Setting, device: torch.device):
+    return torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=setting.bf16)
+
+
+def image_batch(shape, device: torch.device, setting: Setting) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 3, *shape, generator=g).to(device)
+    if setting.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def image_sample(shape) -> DetDataSample:
+    return DetDataSample(
+        metainfo=dict(
+            img_shape=tuple(shape),
+            ori_shape=tuple(shape),
+            pad_shape=tuple(shape),
+            batch_input_shape=tuple(shape),
+            scale_factor=(1.0, 1.0)))
+
+
+def keep_every_detection(detector: BaseDetector) -> None:
+    """Score threshold 0: random weights then still produce the full 100
+    detections (and mask-head work) per image, the same for both models."""
+    test_cfg = detector.test_cfg
+    for cfg in (test_cfg.get('rcnn'), test_cfg):
+        if cfg is not None and 'score_thr' in cfg:
+            cfg.score_thr = 0.0
+
+
+def autocast_features(detector: BaseDetector, device: torch.device) -> None:
+    """bf16 for backbone and neck only: mmcv's NMS has no bf16 kernel, so
+    heads and post-processing stay fp32."""
+    extract_feat = detector.extract_feat
+
+    def extract_feat_bf16(x: torch.Tensor) -> tuple:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            feats = extract_feat(x)
+        return tuple(f.float() for f in feats)
+
+    detector.extract_feat = extract_feat_bf16
+
+
+def inference_step(model: nn.Module, x: torch.Tensor, setting: Setting,
+                   device: torch.device) -> Callable[[], None]:
+    """One batch-1 forward: features for a backbone, ``predict`` (with
+    post-processing) for a detector."""
+    samples = [image_sample(x.shape[-2:])]
+    detector = isinstance(model, BaseDetector)
+    if detector and setting.bf16:
+        autocast_features(model, device)
+
+    def step() -> None:
+        if detector:
+            with torch.no_grad():
+                model.predict(x, samples, rescale=False)
+        else:
+            with torch.no_grad(), autocast(setting, device):
+                model(x)
+        sync(device)
+
+    return step
+
+
+def peak_conv_step(setting: Setting,
+                   device: torch.device) -> Callable[[], None]:
+    c = PEAK_CONV
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(
+        1, c['in_channels'], c['height'], c['width'], generator=g).to(device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(
+        c['out_channels'], c['in_channels'], 1, 1, generator=g).to(device)
+
+    def step() -> None:
+        with torch.no_grad(), autocast(setting, device):
+            torch.nn.functional.conv2d(x, weight)
+        sync(device)
+
+    return step
+
+
+def peak_conv_flops() -> int:
+    c = PEAK_CONV
+    return c['in_channels'] * c['out_channels'] * c['height'] * c['width']
+
+
+def time_alternating(
+        steps: Dict[str, Callable[[], None]],
+        runs: int,
+        warmup: int,
+        progress: Optional[ProgressBar] = None) -> Dict[str, List[float]]:
+    """Seconds per call of each step; warm-up calls are not kept."""
+    names = list(steps)
+    for _ in range(warmup):
+        for name in names:
+            steps[name]()
+            if progress:
+                progress.update()
+    times: Dict[str, List[float]] = {name: [] for name in names}
+    for round_ in range(runs):
+        for name in (names if round_ % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            steps[name]()
+            times[name].append(time.perf_counter() - start)
+            if progress:
+                progress.update()
+    return times
+
+
+def median_ms(times: List[float]) -> float:
+    return 1e3 * median(times)
+
+
+class PeakMemory:
+    """Peak memory of a block of work beyond what was in use before it.
+
+    CUDA: the allocator's peak. CPU (Linux): the process's resident-set
+    high-water mark, reset before the block through /proc/self/clear_refs.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.peak_bytes: Optional[int] = None
+
+    def __enter__(self) -> 'PeakMemory':
+        if self.device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+        else:
+            self.start = _reset_rss_peak()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == 'cuda':
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            peak = _status_kib('VmHWM')
+            peak = None if peak is None else peak * 1024
+        if peak is not None and self.start is not None:
+            self.peak_bytes = peak - self.start
+
+
+def _status_kib(field: str) -> Optional[int]:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_rss_peak() -> Optional[int]:
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        return None
+    rss = _status_kib('VmRSS')
+    return None if rss is None else rss * 1024
+
+
+def training_batch(shape, device: torch.device, num_objects: int = 8):
+    """One image with ``num_objects`` boxes and box-shaped masks."""
+    from mmdet.structures.mask import BitmapMasks
+    g = torch.Generator().manual_seed(0)
+    h, w = shape
+    x = torch.randn(1, 3, h, w, generator=g).to(device)
+    corners = torch.rand(num_objects, 2, 2, generator=g)
+    corners = corners * torch.tensor([w * 0.9, h * 0.9])
+    boxes = torch.cat((corners.min(1).values, corners.max(1).values + 16), 1)
+    masks = torch.zeros(num_objects, h, w, dtype=torch.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(boxes.long().tolist()):
+        masks[i, y1:y2, x1:x2] = 1
+    sample = image_sample(shape)
+    sample.gt_instances = InstanceData(
+        bboxes=boxes.to(device),
+        labels=torch.randint(0, 80, (num_objects, ), generator=g).to(device),
+        masks=BitmapMasks(masks.numpy(), h, w))
+    return x, [sample]
+
+
+def training_step(model: BaseDetector, shape,
+                  device: torch.device) -> Callable[[], None]:
+    """Forward with losses, backward and an SGD update."""
+    model.to(device).train()
+    x, samples = training_batch(shape, device)
+    optimizer = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-6)
+
+    def step() -> None:
+        losses = model.loss(x, samples)
+        loss, _ = model.parse_losses(losses)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        sync(device)
+
+    return step
