@@ -3,9 +3,11 @@
 ``check_dataset_paths`` runs before the Runner is built and looks only at
 what is cheap to look at (folders, annotation files existing, the file
 looking like JSON). ``explain_data_error`` runs only after a failure and
-names the file behind a bare ``FileNotFoundError`` or ``JSONDecodeError``.
+names the file behind a bare ``FileNotFoundError``, ``JSONDecodeError`` or
+undecodable image. (annotation_audit.py reads the annotations themselves.)
 """
 import json
+import os
 import os.path as osp
 import re
 from typing import Iterator, List, Optional, Tuple
@@ -43,7 +45,7 @@ def dataset_configs(cfg: Config, splits: List[str]) -> List[DatasetRef]:
     return found
 
 
-def _resolve(ds: dict, path: Optional[str]) -> Optional[str]:
+def resolve_path(ds: dict, path: Optional[str]) -> Optional[str]:
     if not path:
         return None
     root = ds.get('data_root') or ''
@@ -79,7 +81,7 @@ def check_dataset_paths(cfg: Config, splits: List[str]) -> None:
                 f'your copy, e.g. --cfg-options {key}.data_root=/path/to/'
                 f'coco/ (and the same for the other dataloaders and the '
                 f'evaluator ann_file).')
-        ann_file = _resolve(ds, ds.get('ann_file'))
+        ann_file = resolve_path(ds, ds.get('ann_file'))
         if ann_file:
             if not osp.isfile(ann_file):
                 raise DataError(
@@ -91,13 +93,39 @@ def check_dataset_paths(cfg: Config, splits: List[str]) -> None:
                 raise DataError(
                     f'annotation file {ann_file!r} is not JSON: {reason}. '
                     f'Replace it with a valid COCO-format JSON file.')
-        img_dir = _resolve(ds, (ds.get('data_prefix') or {}).get('img'))
+        img_dir = resolve_path(ds, (ds.get('data_prefix') or {}).get('img'))
         if img_dir and not osp.isdir(img_dir):
             raise DataError(f'image folder {img_dir!r} does not exist '
                             f'({key}.data_prefix.img).')
 
 
+def read_json(path: str, key: str) -> object:
+    """The parsed file, or DataError naming it and the parse error."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f'annotation file {path!r} ({key}.ann_file) is not '
+                        f'valid JSON: {err}. Replace it with a valid '
+                        f'COCO-format JSON file.') from err
+
+
 _MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'")
+# mmcv's message; from a worker, the last line of its traceback.
+_UNDECODABLE = re.compile(r'^(?:AssertionError: )?failed to load image: (.+)$',
+                          re.M)
+
+
+def _empty_image(cfg: Config, splits: List[str]) -> Optional[str]:
+    """The first 0-byte file in the datasets' image folders, if any."""
+    for _, ds in dataset_configs(cfg, splits):
+        img_dir = resolve_path(ds, (ds.get('data_prefix') or {}).get('img'))
+        if img_dir and osp.isdir(img_dir):
+            with os.scandir(img_dir) as entries:
+                for entry in entries:
+                    if entry.is_file() and entry.stat().st_size == 0:
+                        return entry.path
+    return None
 
 
 def explain_data_error(exc: BaseException, cfg: Config,
@@ -105,24 +133,31 @@ def explain_data_error(exc: BaseException, cfg: Config,
     """A one-line cause and fix for a data failure, or None if it is not.
 
     Failures inside DataLoader workers arrive re-raised with the worker's
-    traceback as message, so the missing path is read from the text.
+    traceback as message, so paths are read from the text. OpenCV names no
+    file for an empty one, so the image folders are searched for it.
     """
-    if isinstance(exc, OSError) or ('FileNotFoundError' in str(exc)):
-        match = _MISSING_FILE.search(str(exc))
+    text = str(exc)
+    if isinstance(exc, OSError) or ('FileNotFoundError' in text):
+        match = _MISSING_FILE.search(text)
         if match:
             return (f'file {match.group(1)!r} is missing: restore it (a '
                     f'missing image can also be removed from the annotation '
                     f'file).')
+    fix = 'replace it, or remove it from the annotation file.'
+    match = _UNDECODABLE.search(text)
+    if match:
+        return (f'image file {match.group(1)!r} cannot be decoded (corrupt, '
+                f'truncated or not an image): {fix}')
+    if '!buf.empty()' in text:
+        empty = _empty_image(cfg, splits)
+        return (f'image file {empty!r} is empty (0 bytes): {fix}'
+                if empty else f'an image file is empty (0 bytes): {fix}')
     if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
         for key, ds in dataset_configs(cfg, splits):
-            ann_file = _resolve(ds, ds.get('ann_file'))
-            if not ann_file or not osp.isfile(ann_file):
-                continue
-            try:
-                with open(ann_file, encoding='utf-8') as f:
-                    json.load(f)
-            except (ValueError, UnicodeDecodeError) as err:
-                return (f'annotation file {ann_file!r} ({key}.ann_file) is '
-                        f'not valid JSON: {err}. Replace it with a valid '
-                        f'COCO-format JSON file.')
+            ann_file = resolve_path(ds, ds.get('ann_file'))
+            if ann_file and osp.isfile(ann_file):
+                try:
+                    read_json(ann_file, key)
+                except DataError as err:
+                    return str(err)
     return None

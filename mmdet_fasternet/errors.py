@@ -15,3 +15,7 @@ class DataError(UserError, ValueError):
 
 class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be read, fetched or loaded as configured."""
+
+
+class TrainingError(UserError, RuntimeError):
+    """Training cannot go on (a diverged loss); checkpoints are kept."""

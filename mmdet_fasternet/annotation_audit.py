@@ -1,0 +1,150 @@
+"""What mmdet and pycocotools quietly do with odd COCO annotations.
+
+mmdet drops annotations whose category id is not in ``categories`` and
+those whose box has no area inside the image, and LoadAnnotations drops
+polygons of fewer than 3 points (ignoring an object left with none), all
+without a word. ``audit_annotations`` reads each annotation file once more
+(about as long as the dataset's own load): an unknown category id is an
+error, the skipped boxes and polygons are counted in the run's log.
+
+pycocotools' mask evaluation crashes on such a polygon (it takes one of 4
+numbers for a box); ``DegeneratePolygonsHook`` applies the training rule
+to the evaluators' ground truth first.
+"""
+import logging
+from typing import List, Optional, Tuple
+
+from mmdet.datasets import CocoDataset
+from mmdet.registry import DATASETS
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+from .data_checks import dataset_configs, read_json, resolve_path
+from .errors import DataError
+
+
+def _zero_area(ann: dict, size: Tuple[float, float]) -> bool:
+    """mmdet's rule: skipped unless the box has area inside the image."""
+    x, y, w, h = ann['bbox']
+    inside_w = min(x + w, size[0]) - max(x, 0)
+    inside_h = min(y + h, size[1]) - max(y, 0)
+    return (inside_w <= 0 or inside_h <= 0 or w < 1 or h < 1
+            or ann.get('area', w * h) <= 0)
+
+
+def _polygons(ann: dict) -> list:
+    seg = ann.get('segmentation')
+    return seg if isinstance(seg, list) else []  # not RLE
+
+
+def _degenerate(polygon: list) -> bool:
+    """LoadAnnotations drops it: fewer than 3 points (or an odd count)."""
+    return len(polygon) < 6 or len(polygon) % 2 == 1
+
+
+def _loads_masks(ds: dict) -> bool:
+    return any(
+        t.get('type') == 'LoadAnnotations' and t.get('with_mask')
+        for t in ds.get('pipeline') or [])
+
+
+def _load_coco(path: str, key: str) -> dict:
+    coco = read_json(path, key)
+    for field in ('images', 'annotations', 'categories'):
+        if not isinstance(coco, dict) or not isinstance(coco.get(field), list):
+            raise DataError(f'annotation file {path!r} ({key}.ann_file) is '
+                            f'not COCO format: it has no {field!r} list.')
+    return coco  # type: ignore
+
+
+def _check_categories(coco: dict, path: str, key: str) -> None:
+    known = {c.get('id') for c in coco['categories']}
+    bad = [a for a in coco['annotations'] if a.get('category_id') not in known]
+    if bad:
+        ids = sorted({a.get('category_id') for a in bad}, key=str)
+        raise DataError(
+            f'annotation file {path!r} ({key}.ann_file): category ids not in '
+            f'its "categories": {", ".join(map(str, ids[:10]))} (used by '
+            f'{len(bad)} of {len(coco["annotations"])} annotations; defined: '
+            f'{", ".join(map(str, sorted(known, key=str)[:10]))}). mmdet '
+            f'would drop those annotations silently: fix their category_id '
+            f'or add the categories.')
+
+
+def _skip_note(coco: dict, path: str, key: str, masks: bool) -> Optional[str]:
+    """How many annotations (and polygons) mmdet will skip, or None."""
+    sizes = {i.get('id'): (i['width'], i['height']) for i in coco['images']}
+    anns = [
+        a for a in coco['annotations']
+        if a.get('image_id') in sizes and not a.get('ignore', False)
+    ]
+    for ann in anns:
+        bbox = ann.get('bbox')
+        if not (isinstance(bbox, list) and len(bbox) == 4):
+            raise DataError(
+                f'annotation file {path!r} ({key}.ann_file): annotation '
+                f'{ann.get("id")} has no [x, y, width, height] "bbox".')
+    kept = [a for a in anns if not _zero_area(a, sizes[a['image_id']])]
+    skipped: List[str] = []
+    if len(kept) < len(anns):
+        skipped.append(f'{len(anns) - len(kept)} of {len(anns)} annotations '
+                       f'whose box has no area in the image')
+    polygons = [p for a in kept for p in _polygons(a)]
+    degenerate = sum(map(_degenerate, polygons))
+    if masks and degenerate:
+        skipped.append(f'{degenerate} of {len(polygons)} polygons with fewer '
+                       f'than 3 points')
+    if not skipped:
+        return None
+    return (f'annotation file {path!r} ({key}.ann_file): skipped '
+            f'{", and ".join(skipped)}.')
+
+
+def audit_annotations(cfg: Config, splits: List[str]) -> None:
+    """Audit the COCO annotation files of ``splits``' datasets; the counts
+    go to the current logger, i.e. the run's log once the Runner exists."""
+    for key, ds in dataset_configs(cfg, splits):
+        ds_cls = DATASETS.get(ds.get('type', ''))
+        ann_file = resolve_path(ds, ds.get('ann_file'))
+        if (not ann_file or '://' in ann_file
+                or not (ds_cls and issubclass(ds_cls, CocoDataset))):
+            continue
+        coco = _load_coco(ann_file, key)
+        _check_categories(coco, ann_file, key)
+        note = _skip_note(coco, ann_file, key, _loads_masks(ds))
+        if note:
+            print_log(note, logger='current', level=logging.WARNING)
+
+
+def drop_degenerate_polygons(ann: dict) -> None:
+    """Apply LoadAnnotations' rule to one annotation, in place: drop its
+    degenerate polygons; with none left, outline its box and mark it crowd
+    (COCO's "ignore")."""
+    polygons = _polygons(ann)
+    kept = [p for p in polygons if not _degenerate(p)]
+    if len(kept) == len(polygons):
+        return
+    if not kept:
+        x, y, w, h = ann['bbox']
+        kept = [[x, y, x + w, y, x + w, y + h, x, y + h]]
+        ann['iscrowd'] = 1
+    ann['segmentation'] = kept
+
+
+class DegeneratePolygonsHook(Hook):
+    """Clean the ground truth CocoMetric loaded before it evaluates."""
+
+    def before_val(self, runner) -> None:
+        self._clean(runner.val_evaluator)
+
+    def before_test(self, runner) -> None:
+        self._clean(runner.test_evaluator)
+
+    @staticmethod
+    def _clean(evaluator) -> None:
+        for metric in evaluator.metrics:
+            coco = getattr(metric, '_coco_api', None)
+            if coco is not None:
+                for ann in coco.anns.values():
+                    drop_degenerate_polygons(ann)

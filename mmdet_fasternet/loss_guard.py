@@ -1,0 +1,79 @@
+"""Stop training at the first NaN or infinite loss, before it is saved.
+
+By the time a hook sees the loss, the optimizer has already stepped with
+its gradients, so the weights in memory may be NaN. Stopping in
+``after_train_iter`` (before the CheckpointHook's save) keeps the last good
+checkpoint as the newest one; a second check refuses to save non-finite
+weights whatever the reason.
+"""
+from typing import Optional
+
+import torch
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.hooks import Hook
+
+from .checkpointing import recorded_latest
+from .errors import TrainingError
+
+FIX = ('Common fixes: a lower learning rate (optim_wrapper.optimizer.lr), '
+       'gradient clipping (optim_wrapper.clip_grad=dict(max_norm=10)) or a '
+       'longer warm-up, in a new run that starts from that checkpoint '
+       '(--cfg-options load_from=PATH --work-dir NEW_DIR).')
+
+
+def _last_good(runner) -> str:
+    """The checkpoint ``last_checkpoint`` names: written only after a save
+    completed, unlike the message hub's ``last_ckpt``."""
+    path = recorded_latest(runner.work_dir)
+    if not path:
+        return 'No checkpoint had been saved yet.'
+    return f'The last good checkpoint, {path!r}, is kept.'
+
+
+class NonFiniteLossHook(Hook):
+    """Raise TrainingError when any rank's loss is NaN or infinite.
+
+    Every rank takes the decision together (one all-reduced flag), so no
+    rank is left waiting in the next collective.
+    """
+
+    # After the LoggerHook (the log shows the loss), before checkpoints.
+    priority = 'LOW'
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        losses = {
+            k: v
+            for k, v in (outputs or {}).items()
+            if 'loss' in k and isinstance(v, torch.Tensor)
+        }
+        bad = [k for k, v in losses.items() if not torch.isfinite(v).all()]
+        if get_world_size() > 1:
+            device = next(iter(losses.values())).device if losses else 'cpu'
+            flag = torch.tensor(float(bool(bad)), device=device)
+            all_reduce(flag)
+            stop = flag.item() > 0
+        else:
+            stop = bool(bad)
+        if not stop:
+            return
+        where = (f'a non-finite {", ".join(bad)} ({losses[bad[0]].item()})'
+                 if bad else 'a non-finite loss on another rank')
+        raise TrainingError(
+            f'training stopped at epoch {runner.epoch + 1}, iteration '
+            f'{runner.iter + 1}: {where}. {_last_good(runner)} {FIX}')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        bad = [
+            k for k, v in checkpoint.get('state_dict', {}).items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point()
+            and not torch.isfinite(v).all()
+        ]
+        if bad:
+            more = f' and {len(bad) - 1} more' if len(bad) > 1 else ''
+            raise TrainingError(
+                f'refusing to save a checkpoint whose weights are not finite '
+                f'({bad[0]!r}{more}). {_last_good(runner)} {FIX}')
