@@ -10,15 +10,18 @@ import os
 import os.path as osp
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
-from mmengine.runner.checkpoint import find_latest_checkpoint
+from mmengine.runner import Runner
 
-from .data_checks import explain_data_error
+from .annotation_audit import DegeneratePolygonsHook, audit_annotations
+from .checkpointing import (latest_complete_checkpoint,
+                            require_complete_checkpoint)
+from .data_checks import check_dataset_paths, explain_data_error
 from .errors import ToolError, UserError
 
 
@@ -69,10 +72,12 @@ def existing_checkpoints(work_dir: str) -> List[str]:
 
 
 def apply_resume(cfg: Config, resume: Optional[str]) -> None:
-    """``--resume`` (latest in work_dir), ``--resume PATH``, or a new run.
+    """``--resume`` (newest complete checkpoint of the work dir),
+    ``--resume PATH``, or a new run (from ``load_from`` if set).
 
     A new run refuses a work dir that already holds another run's
-    checkpoints instead of overwriting them.
+    checkpoints instead of overwriting them. A checkpoint to be loaded must
+    be complete, or the error names it before anything is built.
     """
     if resume is None:
         found = existing_checkpoints(cfg.work_dir)
@@ -82,20 +87,26 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
                 f'work dir {cfg.work_dir!r} already holds checkpoints of '
                 f'another run ({names}); pass --resume to continue it, or '
                 f'choose another --work-dir. Nothing was overwritten.')
+        if cfg.get('load_from'):
+            require_complete_checkpoint(cfg.load_from, 'load_from')
         cfg.resume = False
         return
     if resume == 'auto':
-        latest = find_latest_checkpoint(cfg.work_dir)
-        if latest is None:
-            raise ToolError(
-                f'--resume: no checkpoint to resume from in work dir '
-                f'{cfg.work_dir!r}. Give the path (--resume PATH) or the '
-                f'work dir of the run (--work-dir).')
-        resume = latest
-    elif not osp.isfile(resume):
-        raise ToolError(f'--resume: checkpoint {resume!r} does not exist.')
+        resume = latest_complete_checkpoint(cfg.work_dir)
+    require_complete_checkpoint(resume, '--resume: checkpoint')
     cfg.resume = True
     cfg.load_from = resume
+
+
+def build_runner(cfg: Config, splits: List[str]) -> Runner:
+    """The Runner, once the data paths are checked. The annotation audit
+    runs after it is built, so that its counts land in the run's log."""
+    check_dataset_paths(cfg, splits)
+    setup_distributed(cfg)
+    runner = Runner.from_cfg(cfg)
+    audit_annotations(cfg, splits)
+    runner.register_hook(DegeneratePolygonsHook())
+    return runner
 
 
 class LastMetricsHook(Hook):
@@ -143,12 +154,31 @@ def run_cli(main: Callable[[], None]) -> int:
     return 0
 
 
+class ConfigOptionsAction(DictAction):
+    """mmengine's DictAction, except that a single value keeps its spaces.
+
+    mmengine deletes every space of a value (so that ``[1, 2]`` parses),
+    which turns ``data_root=/data/my coco/`` into ``/data/mycoco/``. Lists,
+    tuples and comma-separated values parse as before; one pair of
+    surrounding quotes is still removed.
+    """
+
+    @staticmethod
+    def _parse_iterable(val: str) -> Any:
+        text = val.strip()
+        if text[:1] in '([' or ',' in text:
+            return DictAction._parse_iterable(val)
+        if len(text) > 1 and text[0] == text[-1] and text[0] in '\'"':
+            text = text[1:-1]
+        return DictAction._parse_int_float_bool(text)
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """The options tools/train.py and tools/test.py share with mmdet's."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=ConfigOptionsAction,
         help='override config keys, e.g. train_cfg.max_epochs=1')
     parser.add_argument(
         '--launcher',

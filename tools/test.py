@@ -8,13 +8,12 @@ import os.path as osp
 
 from mmdet.evaluation import DumpDetResults
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
 
-from mmdet_fasternet.data_checks import check_dataset_paths
+from mmdet_fasternet.checkpointing import require_complete_checkpoint
 from mmdet_fasternet.errors import ToolError
-from mmdet_fasternet.runtime import (add_common_arguments, explain_failures,
-                                     format_metrics, load_config, run_cli,
-                                     setup_distributed)
+from mmdet_fasternet.runtime import (add_common_arguments, build_runner,
+                                     explain_failures, format_metrics,
+                                     load_config, run_cli)
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,8 +33,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args)
-    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
-        raise ToolError(f'checkpoint {args.checkpoint!r} does not exist.')
+    require_complete_checkpoint(args.checkpoint, 'checkpoint')
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.out:
@@ -47,10 +45,8 @@ def main() -> None:
     if args.show_dir:
         cfg.default_hooks.visualization.update(
             draw=True, test_out_dir=args.show_dir)
-    check_dataset_paths(cfg, ['test'])
-    setup_distributed(cfg)
 
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, ['test'])
     with explain_failures(cfg, ['test']):
         if args.out:  # builds the test loop: dataset and evaluator
             runner.test_evaluator.metrics.append(

@@ -10,14 +10,16 @@ import os.path as osp
 
 import torch
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
 
-from mmdet_fasternet.data_checks import check_dataset_paths
+from mmdet_fasternet.checkpointing import use_atomic_checkpoints
 from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.loss_guard import NonFiniteLossHook
+from mmdet_fasternet.reproducibility import (EpochSeedHook,
+                                             restart_workers_each_epoch)
 from mmdet_fasternet.runtime import (LastMetricsHook, add_common_arguments,
-                                     apply_resume, explain_failures,
-                                     format_metrics, load_config, run_cli,
-                                     setup_distributed)
+                                     apply_resume, build_runner,
+                                     explain_failures, format_metrics,
+                                     load_config, run_cli)
 
 
 def parse_args() -> argparse.Namespace:
@@ -56,13 +58,14 @@ def main() -> None:
                             f'auto_scale_lr.base_batch_size.')
         cfg.auto_scale_lr.enable = True
     apply_resume(cfg, args.resume)
+    restart_workers_each_epoch(cfg)
     splits = ['train', 'val'] if cfg.get('val_cfg') else ['train']
-    check_dataset_paths(cfg, splits)
-    setup_distributed(cfg)
 
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, splits)
+    use_atomic_checkpoints(runner)
     last_metrics = LastMetricsHook()
-    runner.register_hook(last_metrics)
+    for hook in (last_metrics, NonFiniteLossHook(), EpochSeedHook()):
+        runner.register_hook(hook)
     with explain_failures(cfg, splits):
         runner.train()
     if is_main_process():
