@@ -4,6 +4,8 @@ import json
 import pytest
 from mmengine.config import Config
 
+from mmdet_fasternet.annotation_audit import (audit_annotations,
+                                              drop_degenerate_polygons)
 from mmdet_fasternet.data_checks import (check_dataset_paths, dataset_configs,
                                          explain_data_error)
 from mmdet_fasternet.errors import DataError
@@ -107,3 +109,98 @@ def test_explain_missing_file_and_unrelated_errors(tmp_path):
         exc, cfg, ['train'])
     assert explain_data_error(
         RuntimeError('CUDA out of memory'), cfg, ['train']) is None
+
+
+def test_explain_undecodable_and_empty_images(tmp_path):
+    make_coco(tmp_path)
+    cfg = coco_cfg(tmp_path)
+    worker = AssertionError(
+        'Caught AssertionError in DataLoader worker process 0.\n'
+        '    assert img is not None, f\'failed to load image: {filename}\'\n'
+        'AssertionError: failed to load image: /d/images/3.jpg\n')
+    assert explain_data_error(
+        worker, cfg,
+        ['train']).startswith("image file '/d/images/3.jpg' cannot be decoded")
+    empty = Exception("OpenCV(5.0.0) loadsave.cpp:1291: error: (-215:"
+                      "Assertion failed) !buf.empty() in function 'imdecode_'")
+    (tmp_path / 'images' / 'a.png').write_bytes(b'x')
+    (tmp_path / 'images' / 'b.png').write_bytes(b'')
+    assert explain_data_error(empty, cfg, [
+        'train'
+    ]).startswith(f"image file '{tmp_path}/images/b.png' is empty (0 bytes)")
+
+
+def coco_json(annotations, categories=({'id': 1, 'name': 'a'}, )):
+    return json.dumps(
+        dict(
+            images=[dict(id=1, file_name='1.png', width=100, height=50)],
+            annotations=[
+                dict(a, id=i, image_id=1) for i, a in enumerate(annotations)
+            ],
+            categories=list(categories)))
+
+
+def box(x, y, w, h, polygon=None, category_id=1):
+    return dict(
+        bbox=[x, y, w, h],
+        area=w * h,
+        category_id=category_id,
+        segmentation=[polygon or [x, y, x + w, y, x + w, y + h]])
+
+
+def audit_cfg(root, with_mask=True):
+    pipeline = [
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=with_mask)
+    ]
+    return coco_cfg(root, pipeline=pipeline)
+
+
+def test_audit_refuses_category_ids_missing_from_categories(tmp_path):
+    make_coco(tmp_path, coco_json([box(1, 1, 5, 5), box(1, 1, 5, 5, None, 7)]))
+    with pytest.raises(
+            DataError,
+            match=r'train.json.*category ids not in its '
+            r'"categories": 7 \(used by 1 of 2 annotations; defined: 1\)'):
+        audit_annotations(audit_cfg(tmp_path), ['train'])
+
+
+def test_audit_counts_what_mmdet_skips(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr('mmdet_fasternet.annotation_audit.print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    make_coco(
+        tmp_path,
+        coco_json([
+            box(1, 1, 5, 5),
+            box(1, 1, 0, 5),  # no width
+            box(100, 10, 5, 5),  # right of the image
+            box(1, 1, 5, 5, [1, 1, 6, 6]),  # 2 points
+        ]))
+    audit_annotations(audit_cfg(tmp_path), ['train'])
+    assert logged.pop().endswith(
+        '(train_dataloader.dataset.ann_file): skipped 2 of 4 annotations '
+        'whose box has no area in the image, and 1 of 2 polygons with fewer '
+        'than 3 points.')
+    # Without masks, polygons do not matter.
+    audit_annotations(audit_cfg(tmp_path, with_mask=False), ['train'])
+    assert 'polygons' not in logged.pop()
+
+
+def test_audit_refuses_files_that_are_not_coco(tmp_path):
+    make_coco(tmp_path, '{"images": []}')
+    with pytest.raises(
+            DataError, match="not COCO format: it has no "
+            "'annotations' list"):
+        audit_annotations(audit_cfg(tmp_path), ['train'])
+
+
+def test_evaluation_ground_truth_drops_degenerate_polygons():
+    keep = box(1, 1, 5, 5, [1, 1, 6, 1, 6, 6])
+    mixed = dict(box(1, 1, 5, 5), segmentation=[[1, 1, 6, 1, 6, 6], [1, 2]])
+    none_left = box(2, 3, 4, 5, [1, 1, 6, 6])
+    for ann in (keep, mixed, none_left):
+        drop_degenerate_polygons(ann)
+    assert keep['segmentation'] == [[1, 1, 6, 1, 6, 6]]
+    assert mixed['segmentation'] == [[1, 1, 6, 1, 6, 6]]
+    assert none_left['segmentation'] == [[2, 3, 6, 3, 6, 8, 2, 8]]
+    assert none_left['iscrowd'] == 1 and 'iscrowd' not in keep
