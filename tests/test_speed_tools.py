@@ -1,0 +1,145 @@
+"""tools/get_flops.py, tools/benchmark.py and tools/export_onnx.py, run as a
+user runs them. Timings are printed by the tools, never asserted here."""
+import json
+
+import onnx
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+from tool_runner import CONFIGS, TOOLS, describe, run_tool
+
+from mmdet_fasternet.analysis import complexity, load_model_config
+from mmdet_fasternet.errors import ToolError
+
+
+def test_get_flops_reproduces_the_published_figures(tmp_path):
+    result = run_tool([
+        TOOLS / 'get_flops.py', CONFIGS / 'mask_rcnn_fasternet_s.py',
+        'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+    ], tmp_path)
+    assert result.returncode == 0, describe(result)
+    rows = [line.split(' | ') for line in result.stdout.splitlines()]
+    cells = {
+        (r[0].lstrip('| ').rsplit('/', 1)[-1], r[1]): r[2:]
+        for r in rows if len(r) == 5
+    }
+    # FASTERNET.md: S backbone 93.0G at 800x1280; Mask R-CNN S 258G and
+    # ResNet-50 253G as the authors counted; 49.0M / 44.2M parameters.
+    assert cells[('mask_rcnn_fasternet_s.py',
+                  'backbone')][:2] == ['28.59M', '93.0G']
+    s = cells[('mask_rcnn_fasternet_s.py', 'detector')]
+    assert s[0] == '48.99M' and s[2].startswith('258.')
+    r50 = cells[('mask-rcnn_r50_fpn_1x_coco.py', 'detector')]
+    assert r50[2].startswith('253.')
+
+
+def test_flops_of_a_small_variant_match_a_hand_count():
+    cfg = Config.fromfile(str(CONFIGS / 'mask_rcnn_fasternet_t0.py'))
+    backbone = MODELS.build(cfg.model.backbone)
+    c, (h, w) = 40, (64, 96)
+    expected = 3 * 16 * c * (h // 4) * (w // 4)  # stem
+    for i, depth in enumerate((1, 2, 8, 2)):
+        ci, px = c * 2**i, (h // 4 // 2**i) * (w // 4 // 2**i)
+        block = 9 * (ci // 4)**2 + 2 * ci * 2 * ci
+        expected += depth * block * px
+        if i > 0:
+            expected += 4 * ci // 2 * ci * px  # 2x2 merging conv
+    flops = complexity(backbone, (h, w)).flops
+    bn = sum(2 * c * 2**i * (h // 4 // 2**i) * (w // 4 // 2**i)
+             for i in range(4))  # mmengine counts the output norms too
+    assert expected <= flops <= expected + bn + 2 * expected // 100
+
+
+def test_config_errors_are_clear():
+    with pytest.raises(ToolError, match='not a config shipped with mmdet'):
+        load_model_config('mmdet::nope/nope.py')
+    with pytest.raises(ToolError, match='does not exist'):
+        load_model_config('configs/nope.py')
+
+
+def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
+    args = [
+        TOOLS / 'benchmark.py', '--arch', 't0', '--parts', 'backbone',
+        'retinanet', '--settings', 'eval', 'deploy', 'deploy-bf16', '--shape',
+        '64', '96', '--runs', '2', '--warmup', '1', '--train', '--train-runs',
+        '1', '--json', 'bench.json', '--plot', 'bench.png'
+    ]
+    result = run_tool(args, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert '| backbone | deploy |' in result.stdout
+    assert 'deploy is ' in result.stdout and 'as fast as eval' in result.stdout
+    data = json.loads((tmp_path / 'bench.json').read_text())
+    rows = {(r['part'], r['setting']): r for r in data['inference']}
+    assert set(rows) == {(p, s)
+                         for p in ('backbone', 'retinanet')
+                         for s in ('eval', 'deploy', 'deploy-bf16')}
+    backbone = rows[('backbone', 'deploy')]
+    assert set(
+        backbone['ms']) == {'FasterNet-T0', 'ResNet-50', '1x1-conv peak'}
+    assert all(len(t) == 2 for t in backbone['times_s'].values())
+    assert backbone['max_rel_error_vs_first_setting'] < 1e-4
+    assert 1e-4 < rows[(
+        'backbone', 'deploy-bf16')]['max_rel_error_vs_first_setting'] < 0.05
+    assert [r['model'] for r in data['training']
+            ] == ['FasterNet-T0', 'FasterNet-T0 with_cp', 'ResNet-50']
+    assert all(r['ms'] > 0 for r in data['training'])
+    png = (tmp_path / 'bench.png').read_bytes()
+    assert png.startswith(b'\x89PNG') and len(png) > 10_000
+
+    again = run_tool(args, tmp_path)
+    assert again.returncode == 1
+    assert 'already exists; pass --force' in again.stderr
+
+
+@pytest.mark.parametrize('options,message', [
+    (['--shape', '16', '16'], 'at least 32'),
+    (['--device', 'cuda']
+     if not torch.cuda.is_available() else ['--runs', '0'],
+     'use --device cpu' if not torch.cuda.is_available() else 'must be >= 1'),
+])
+def test_benchmark_bad_options(tmp_path, options, message):
+    result = run_tool([TOOLS / 'benchmark.py'] + options, tmp_path)
+    assert result.returncode == 1 and message in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('part', ['backbone', 'detector'])
+def test_onnx_export_is_exact_dynamic_and_small(tmp_path, part):
+    out = tmp_path / f'retina {part}.onnx'  # a space in the path
+    result = run_tool([
+        TOOLS / 'export_onnx.py', CONFIGS / 'retinanet_fasternet_t0.py',
+        '--part', part, '--out', out, '--shape', '96', '128'
+    ], tmp_path)
+    assert result.returncode == 0, describe(result)
+    errors = [
+        float(line.rsplit(' ', 1)[1]) for line in result.stdout.splitlines()
+        if 'max relative difference' in line
+    ]
+    assert len(errors) == 2 and max(errors) < 1e-4
+    model = onnx.load(str(out))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims][:2] == [1, 3]
+    assert dims[2].dim_param and dims[3].dim_param  # dynamic H and W
+    cfg = Config.fromfile(str(CONFIGS / 'retinanet_fasternet_t0.py'))
+    detector = MODELS.build(cfg.model)
+    module = detector.backbone if part == 'backbone' else detector
+    weight_bytes = 4 * sum(p.numel() for p in module.state_dict().values())
+    assert out.stat().st_size < 1.1 * weight_bytes
+    assert not list(tmp_path.glob('*.data'))  # one self-contained file
+
+
+def test_onnx_export_refuses_two_stage_detector_and_overwrite(tmp_path):
+    out = tmp_path / 'x.onnx'
+    result = run_tool([
+        TOOLS / 'export_onnx.py', CONFIGS / 'mask_rcnn_fasternet_t0.py',
+        '--part', 'detector', '--out', out
+    ], tmp_path)
+    assert result.returncode == 1 and 'two-stage' in result.stderr
+    out.write_text('keep me')
+    result = run_tool([
+        TOOLS / 'export_onnx.py', CONFIGS / 'mask_rcnn_fasternet_t0.py',
+        '--out', out
+    ], tmp_path)
+    assert result.returncode == 1 and 'already exists' in result.stderr
+    assert out.read_text() == 'keep me'
