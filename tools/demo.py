@@ -196,16 +196,18 @@ def describe(pred: DetDataSample, classes: tuple, thr: float) -> str:
     """``3 detections >= 0.3: circle 0.99, star 0.97, square 0.81``."""
     instances = pred.pred_instances
     keep = instances.scores >= thr
-    scores, labels = instances.scores[keep], instances.labels[keep]
-    order = scores.argsort(descending=True).tolist()
+    found = sorted(
+        zip(instances.scores[keep].tolist(), instances.labels[keep].tolist()),
+        reverse=True)
     names = [
-        f'{classes[labels[i]] if labels[i] < len(classes) else labels[i]} '
-        f'{scores[i]:.2f}' for i in order[:MAX_LISTED]
+        f'{classes[label] if label < len(classes) else label} {score:.2f}'
+        for score, label in found[:MAX_LISTED]
     ]
-    if len(order) > MAX_LISTED:
-        names.append(f'... {len(order) - MAX_LISTED} more')
+    if len(found) > MAX_LISTED:
+        names.append(f'... {len(found) - MAX_LISTED} more')
+    plural = '' if len(found) == 1 else 's'
     listed = ': ' + ', '.join(names) if names else ''
-    return f'{len(order)} detections >= {thr:g}{listed}'
+    return f'{len(found)} detection{plural} >= {thr:g}{listed}'
 
 
 def main() -> None:
