@@ -19,3 +19,7 @@ class CheckpointError(UserError, ValueError):
 
 class TrainingError(UserError, RuntimeError):
     """Training cannot go on (a diverged loss); checkpoints are kept."""
+
+
+class ConfigError(UserError, TypeError):
+    """A config gives a model an argument it does not take."""

@@ -7,6 +7,7 @@ from mmdet.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_fasternet import ARCH_SETTINGS, FasterNet
+from mmdet_fasternet.errors import ConfigError
 
 # Parameters with all four output norms, from the issue (millions, 2 d.p.).
 PUBLISHED_PARAMS_M = dict(
@@ -314,3 +315,15 @@ def test_default_init_is_kaiming_and_reproducible():
     w = a.stages[4].blocks[0].mlp[0].weight  # 1x1, 160 -> 320 channels
     assert torch.equal(w, b.stages[4].blocks[0].mlp[0].weight)
     assert w.std().item() == pytest.approx((2 / 320)**0.5, rel=0.1)
+
+
+def test_unknown_argument_lists_the_accepted_ones():
+    with pytest.raises(ConfigError) as info:
+        MODELS.build(dict(type='FasterNet', arch='t0', foo=1, style='caffe'))
+    message = str(info.value)
+    assert "unknown argument(s) ['foo', 'style']" in message
+    accepted = ("['arch', 'in_channels', 'out_indices', 'frozen_stages', "
+                "'norm_eval', 'with_cp', 'drop_path_rate', 'norm_cfg', "
+                "'init_cfg']")
+    assert accepted in message
+    assert "['style'] belong to ResNet" in message

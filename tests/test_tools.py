@@ -7,6 +7,7 @@ accuracy.
 import hashlib
 import json
 import os
+import pickle
 import socket
 
 import pytest
@@ -65,6 +66,27 @@ def test_mask_rcnn_train_test_resume(tmp_path):
     assert 'coco/segm_mAP' in result.stdout
     assert 'Average Precision' in result.stdout  # pycocotools' summary
     assert (tmp_path / 'preds.pkl').stat().st_size > 0
+
+    # --deploy evaluates the inference form: the same predictions.
+    deployed = test[:-1] + [tmp_path / 'deployed.pkl', '--deploy']
+    result_deploy = run_tool(deployed + opts2, tmp_path)
+    assert result_deploy.returncode == 0, describe(result_deploy)
+    metrics = [
+        line for line in result.stdout.splitlines()
+        if line.startswith('test results')
+    ]
+    assert metrics[0] in result_deploy.stdout
+    preds = [
+        pickle.loads((tmp_path / name).read_bytes())
+        for name in ('preds.pkl', 'deployed.pkl')
+    ]
+    assert any(len(p['pred_instances']['scores']) for p in preds[0])
+    for ref, out in zip(*preds):
+        ref, out = ref['pred_instances'], out['pred_instances']
+        torch.testing.assert_close(
+            out['scores'], ref['scores'], atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            out['bboxes'], ref['bboxes'], atol=1e-2, rtol=0)
 
     # --out never overwrites an existing file.
     result = run_tool(test + opts2, tmp_path)
@@ -247,3 +269,17 @@ def test_launch_scripts_print_usage(tmp_path, script, nargs):
     for given in range(nargs):  # every count short of the required one
         result = run_tool(['bash', TOOLS / script] + ['x'] * given, tmp_path)
         assert result.returncode == 2 and 'usage:' in result.stderr, given
+
+
+def test_unknown_backbone_key_is_one_line_listing_accepted_keys(tmp_path):
+    result = run_tool([
+        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'work',
+        '--cfg-options', 'model.backbone.depth=50'
+    ], tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert 'Traceback' not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith('error: ') and "unknown argument(s) ['depth']" \
+        in line
+    assert "accepted arguments are ['arch', 'in_channels'" in line
+    assert '_delete_=True' in line

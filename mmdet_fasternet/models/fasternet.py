@@ -18,7 +18,7 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from .deploy import FusedBlock, fold_bn
 
 # The published variants. drop_path_rate is the COCO recipe's value where the
@@ -306,7 +306,7 @@ class FasterNet(BaseModule):
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
                  **unknown) -> None:
         if unknown:
-            raise TypeError(_unknown_keys_message(unknown))
+            raise ConfigError(_unknown_keys_message(unknown))
         if init_cfg is None:
             init_cfg = dict(type='Kaiming', layer='Conv2d')
         super().__init__(init_cfg=init_cfg)
