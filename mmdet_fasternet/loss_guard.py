@@ -17,17 +17,18 @@ from .errors import TrainingError
 
 FIX = ('Common fixes: a lower learning rate (optim_wrapper.optimizer.lr), '
        'gradient clipping (optim_wrapper.clip_grad=dict(max_norm=10)) or a '
-       'longer warm-up, in a new run that starts from that checkpoint '
-       '(--cfg-options load_from=PATH --work-dir NEW_DIR).')
+       'longer warm-up')
 
 
 def _last_good(runner) -> str:
-    """The checkpoint ``last_checkpoint`` names: written only after a save
-    completed, unlike the message hub's ``last_ckpt``."""
+    """What is kept and how to go on. ``last_checkpoint`` is written only
+    after a save completed, unlike the message hub's ``last_ckpt``."""
     path = recorded_latest(runner.work_dir)
     if not path:
-        return 'No checkpoint had been saved yet.'
-    return f'The last good checkpoint, {path!r}, is kept.'
+        return f'No checkpoint had been saved yet. {FIX}.'
+    return (f'The last good checkpoint, {path!r}, is kept. {FIX}, in a new '
+            f'run that starts from it (--cfg-options load_from={path} '
+            f'--work-dir NEW_DIR).')
 
 
 class NonFiniteLossHook(Hook):
@@ -64,7 +65,7 @@ class NonFiniteLossHook(Hook):
                  if bad else 'a non-finite loss on another rank')
         raise TrainingError(
             f'training stopped at epoch {runner.epoch + 1}, iteration '
-            f'{runner.iter + 1}: {where}. {_last_good(runner)} {FIX}')
+            f'{runner.iter + 1}: {where}. {_last_good(runner)}')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         bad = [
@@ -76,4 +77,4 @@ class NonFiniteLossHook(Hook):
             more = f' and {len(bad) - 1} more' if len(bad) > 1 else ''
             raise TrainingError(
                 f'refusing to save a checkpoint whose weights are not finite '
-                f'({bad[0]!r}{more}). {_last_good(runner)} {FIX}')
+                f'({bad[0]!r}{more}). {_last_good(runner)}')

@@ -285,7 +285,8 @@ def test_nan_hook_stops_every_non_finite_loss_and_nan_weights(tmp_path):
         with pytest.raises(
                 TrainingError,
                 match='epoch 2, iteration 8.*'
-                'non-finite loss, loss_cls'):
+                'non-finite loss, loss_cls.*No checkpoint had '
+                'been saved yet. Common fixes: a lower learning'):
             hook.after_train_iter(
                 runner,
                 0,
