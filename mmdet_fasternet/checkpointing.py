@@ -1,10 +1,12 @@
 """Checkpoints that survive ``kill -9``: atomic writes, and resuming from
 the newest *complete* checkpoint.
 
-mmengine writes a checkpoint straight to its final name, so a kill during
-the save leaves a truncated ``epoch_N.pth`` that ``last_checkpoint`` may
-point at. Here the bytes go to a temporary file in the same folder, are
-fsynced, and are renamed into place, so a checkpoint is whole or absent.
+mmengine writes a checkpoint straight to its final name and never fsyncs,
+so a kill (or a crash before the data reach the disk) during a save leaves
+a truncated ``epoch_N.pth``, which ``last_checkpoint`` may already name:
+mmengine rewrites ``epoch_N.pth`` when a new best score arrives. Here the
+bytes go to a temporary file in the same folder, are fsynced, and are
+renamed into place, so a checkpoint is whole or absent.
 """
 import glob
 import logging
@@ -111,9 +113,9 @@ def require_complete_checkpoint(path: str, what: str) -> None:
     """
     if '://' in path:
         return
-    problem = checkpoint_problem(path)
-    if problem == 'it does not exist':
+    if not osp.isfile(path):
         raise CheckpointError(f'{what} {path!r} does not exist.')
+    problem = checkpoint_problem(path)
     if problem:
         raise CheckpointError(
             f'{what} {path!r} cannot be loaded: {problem}. Use another '
@@ -161,9 +163,8 @@ def latest_complete_checkpoint(work_dir: str) -> str:
             return recorded
         reason = f'the latest checkpoint {recorded!r} is unusable ({problem})'
     else:
-        pointer = osp.join(work_dir, 'last_checkpoint')
-        reason = f'{pointer!r} is ' + ('empty'
-                                       if recorded == '' else 'missing')
+        state = 'empty' if recorded == '' else 'missing'
+        reason = f'{osp.join(work_dir, "last_checkpoint")!r} is {state}'
     candidates = [p for p in _resumable_checkpoints(work_dir) if p != recorded]
     for path in candidates:
         if checkpoint_problem(path) is None:
