@@ -398,7 +398,7 @@ __small = [dict(t, scale=(64, 64)) if t['type'] == 'Resize' else t
 __small_test = [dict(t, scale=(64, 64)) if t['type'] == 'Resize' else t
                 for t in _base_.test_pipeline]
 train_dataloader = dict(num_workers={workers}, persistent_workers=False,
-    dataset=dict(**__ds, filter_cfg=dict(filter_empty_gt=True),
+    dataset=dict(**__ds, filter_cfg=dict(filter_empty_gt=False),
                  pipeline=__small))
 test_dataloader = dict(num_workers=0, persistent_workers=False,
     dataset=dict(**__ds, test_mode=True, pipeline=__small_test))
@@ -426,7 +426,8 @@ def odd_config(tmp_path: Path, data: Path, workers: int = 0) -> Path:
 
 
 def test_odd_images_and_annotations_train_and_test(tmp_path):
-    """Grayscale, RGBA, 16-bit, 8x8, 4000x100 and unannotated images work;
+    """Grayscale, RGBA, 16-bit, 8x8, 4000x100 and unannotated images train
+    (empty ones are not filtered out here) and evaluate;
     zero-area boxes and degenerate polygons are skipped and counted; the
     config, data and work dir paths hold a space and both quotes."""
     data = write_odd_coco(tmp_path / f'data {ODD_NAME}')
