@@ -84,11 +84,13 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments:
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory):
     """An uninterrupted deterministic run of 2 epochs (the demo's data
-    workers included)."""
+    workers included), its data in a folder with a space and quotes."""
     root = tmp_path_factory.mktemp('reference')
-    data, work = root / 'data', root / 'work'
+    data, work = root / f'data {ODD_NAME}', root / 'work'
     result = run_tool(train_command(work, data), root)
     assert result.returncode == 0, describe(result)
+    # --cfg-options kept the space and the quotes of data_root.
+    assert (data / 'train' / 'annotations.json').is_file()
     return SimpleNamespace(root=root, data=data, work=work)
 
 
