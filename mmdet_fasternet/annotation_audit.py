@@ -73,7 +73,8 @@ def _check_categories(coco: dict, path: str, key: str) -> None:
 
 
 def _skip_note(coco: dict, path: str, key: str, masks: bool) -> Optional[str]:
-    """How many annotations (and polygons) mmdet will skip, or None."""
+    """How many annotations (and polygons) mmdet will skip, or None; a
+    DataError for what it would crash on instead."""
     sizes = {i.get('id'): (i['width'], i['height']) for i in coco['images']}
     anns = [
         a for a in coco['annotations']
@@ -86,6 +87,13 @@ def _skip_note(coco: dict, path: str, key: str, masks: bool) -> Optional[str]:
                 f'annotation file {path!r} ({key}.ann_file): annotation '
                 f'{ann.get("id")} has no [x, y, width, height] "bbox".')
     kept = [a for a in anns if not _zero_area(a, sizes[a['image_id']])]
+    bare = [a for a in kept if not a.get('segmentation')]
+    if masks and bare:
+        raise DataError(
+            f'annotation file {path!r} ({key}.ann_file): {len(bare)} of '
+            f'{len(anns)} annotations have no "segmentation" (first: id '
+            f'{bare[0].get("id")}), but the pipeline loads masks and mmdet '
+            f'fails on them. Add their polygons or remove them.')
     skipped: List[str] = []
     if len(kept) < len(anns):
         skipped.append(f'{len(anns) - len(kept)} of {len(anns)} annotations '

@@ -186,6 +186,19 @@ def test_audit_counts_what_mmdet_skips(tmp_path, monkeypatch):
     assert 'polygons' not in logged.pop()
 
 
+def test_audit_refuses_objects_without_a_mask_when_masks_load(tmp_path):
+    make_coco(
+        tmp_path,
+        coco_json([box(1, 1, 5, 5),
+                   dict(box(1, 1, 5, 5), segmentation=[])]))
+    with pytest.raises(
+            DataError,
+            match=r'1 of 2 annotations have no '
+            r'"segmentation" \(first: id 1\)'):
+        audit_annotations(audit_cfg(tmp_path), ['train'])
+    audit_annotations(audit_cfg(tmp_path, with_mask=False), ['train'])
+
+
 def test_audit_refuses_files_that_are_not_coco(tmp_path):
     make_coco(tmp_path, '{"images": []}')
     with pytest.raises(
