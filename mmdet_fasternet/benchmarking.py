@@ -7,7 +7,7 @@ round, so neither always runs on a warmer cache), and the median is kept.
 import time
 from dataclasses import dataclass
 from statistics import median
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -18,9 +18,7 @@ from mmengine.utils import ProgressBar
 
 from .models.deploy import deploy_model
 
-# The 1x1 conv whose speed stands for the machine's peak: 256 -> 512
-# channels on a 200x320 map, the size of a stride-4 feature at 800x1280.
-PEAK_CONV = dict(in_channels=256, out_channels=512, height=200, width=320)
+PEAK_PREFIX = '1x1 conv '
 
 
 @dataclass(frozen=True)
@@ -30,18 +28,25 @@ class Setting:
     deploy: bool
     channels_last: bool
     bf16: bool
+    compile: bool
     description: str
 
 
 SETTINGS = {
     s.name: s
     for s in (
-        Setting('eval', False, False, False, 'model.eval(), fp32, NCHW'),
+        Setting('eval', False, False, False, False,
+                'model.eval(), fp32, NCHW'),
         Setting(
-            'deploy', True, True, False,
+            'deploy', True, True, False, False,
             'deploy_model(): BN folded (and FasterNet\'s fused '
             'kernels), channels_last, fp32'),
-        Setting('deploy-bf16', True, True, True, 'deploy + bf16 autocast'),
+        Setting('deploy-bf16', True, True, True, False,
+                'deploy + bf16 autocast'),
+        Setting(
+            'deploy-compile', True, True, False, True,
+            'deploy + torch.compile (inductor, frozen weights) of '
+            'backbone and neck: the same kernel fusion for both'),
     )
 }
 
@@ -58,6 +63,14 @@ def prepare(model: nn.Module, setting: Setting,
         deploy_model(model, channels_last=setting.channels_last)
     elif setting.channels_last:
         model.to(memory_format=torch.channels_last)
+    if setting.compile:
+        import torch._inductor.config as inductor_config
+        inductor_config.freezing = True  # constant weights: fused kernels
+        if isinstance(model, BaseDetector):
+            model.backbone = torch.compile(model.backbone)
+            model.neck = torch.compile(model.neck)
+        else:
+            model = torch.compile(model)
     return model
 
 
@@ -127,27 +140,33 @@ def inference_step(model: nn.Module, x: torch.Tensor, setting: Setting,
     return step
 
 
-def peak_conv_step(setting: Setting,
-                   device: torch.device) -> Callable[[], None]:
-    c = PEAK_CONV
+def peak_conv_steps(embed_dim: int, shape, setting: Setting,
+                    device: torch.device) -> Dict[str, Tuple[Callable, int]]:
+    """FasterNet's own expanding 1x1 convs (C -> 2C at each stage's size),
+    channels_last, as (step, FLOPs) named like ``1x1 conv 512->1024
+    @50x80``: the fastest of them stands for the machine's peak.
+
+    (A fixed large shape is no peak: on the CPU, a fresh output above
+    glibc's 32 MB mmap threshold costs page faults that a conv with a
+    smaller output does not pay.)
+    """
+    steps = {}
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(
-        1, c['in_channels'], c['height'], c['width'], generator=g).to(device)
-    x = x.contiguous(memory_format=torch.channels_last)
-    weight = torch.randn(
-        c['out_channels'], c['in_channels'], 1, 1, generator=g).to(device)
+    for i in range(4):
+        c, stride = embed_dim * 2**i, 4 * 2**i
+        h, w = shape[0] // stride, shape[1] // stride
+        x = torch.randn(1, c, h, w, generator=g).to(device)
+        x = x.contiguous(memory_format=torch.channels_last)
+        weight = torch.randn(2 * c, c, 1, 1, generator=g).to(device)
 
-    def step() -> None:
-        with torch.no_grad(), autocast(setting, device):
-            torch.nn.functional.conv2d(x, weight)
-        sync(device)
+        def step(x=x, weight=weight) -> None:
+            with torch.no_grad(), autocast(setting, device):
+                torch.nn.functional.conv2d(x, weight)
+            sync(device)
 
-    return step
-
-
-def peak_conv_flops() -> int:
-    c = PEAK_CONV
-    return c['in_channels'] * c['out_channels'] * c['height'] * c['width']
+        steps[f'{PEAK_PREFIX}{c}->{2 * c} @{h}x{w}'] = (step,
+                                                        2 * c * c * h * w)
+    return steps
 
 
 def time_alternating(

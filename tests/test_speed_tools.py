@@ -61,9 +61,10 @@ def test_config_errors_are_clear():
 def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     args = [
         TOOLS / 'benchmark.py', '--arch', 't0', '--parts', 'backbone',
-        'retinanet', '--settings', 'eval', 'deploy', 'deploy-bf16', '--shape',
-        '64', '96', '--runs', '2', '--warmup', '1', '--train', '--train-runs',
-        '1', '--json', 'bench.json', '--plot', 'bench.png'
+        'retinanet', '--settings', 'eval', 'deploy', 'deploy-bf16',
+        'deploy-compile', '--shape', '64', '96', '--runs', '2', '--warmup',
+        '1', '--train', '--train-runs', '1', '--json', 'bench.json', '--plot',
+        'bench.png'
     ]
     result = run_tool(args, tmp_path)
     assert result.returncode == 0, describe(result)
@@ -73,10 +74,16 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     rows = {(r['part'], r['setting']): r for r in data['inference']}
     assert set(rows) == {(p, s)
                          for p in ('backbone', 'retinanet')
-                         for s in ('eval', 'deploy', 'deploy-bf16')}
+                         for s in ('eval', 'deploy', 'deploy-bf16',
+                                   'deploy-compile')}
     backbone = rows[('backbone', 'deploy')]
-    assert set(
-        backbone['ms']) == {'FasterNet-T0', 'ResNet-50', '1x1-conv peak'}
+    assert set(backbone['ms']) == {
+        'FasterNet-T0', 'ResNet-50', '1x1 conv 40->80 @16x24',
+        '1x1 conv 80->160 @8x12', '1x1 conv 160->320 @4x6',
+        '1x1 conv 320->640 @2x3'
+    }
+    assert backbone['peak_gflops'] == max(
+        v for k, v in backbone['gflops'].items() if k.startswith('1x1'))
     assert all(len(t) == 2 for t in backbone['times_s'].values())
     assert backbone['max_rel_error_vs_first_setting'] < 1e-4
     assert 1e-4 < rows[(
