@@ -4,6 +4,7 @@ Shared machines are noisy, so models are only ever compared inside one run:
 each gets the same warm-up, runs alternate (in reversed order every other
 round, so neither always runs on a warmer cache), and the median is kept.
 """
+import multiprocessing
 import time
 from dataclasses import dataclass
 from statistics import median
@@ -196,33 +197,39 @@ def median_ms(times: List[float]) -> float:
     return 1e3 * median(times)
 
 
-class PeakMemory:
-    """Peak memory of a block of work beyond what was in use before it.
+def training_peak_memory(config: str, backbone_options: dict, shape,
+                         device: str) -> Optional[int]:
+    """Bytes of memory two training steps need beyond the built model.
 
-    CUDA: the allocator's peak. CPU (Linux): the process's resident-set
-    high-water mark, reset before the block through /proc/self/clear_refs.
+    Measured in a fresh process: there the peak resident set (CPU, Linux)
+    or the allocator's peak (CUDA) belongs to this model alone, whereas in
+    a process that already ran other models the allocator's cached memory
+    hides part of it. None where the platform reports no peak.
     """
+    context = multiprocessing.get_context('spawn')
+    with context.Pool(1) as pool:
+        return pool.apply(_training_peak_memory,
+                          (config, backbone_options, tuple(shape), device))
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.peak_bytes: Optional[int] = None
 
-    def __enter__(self) -> 'PeakMemory':
-        if self.device.type == 'cuda':
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.start = torch.cuda.memory_allocated(self.device)
-        else:
-            self.start = _reset_rss_peak()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == 'cuda':
-            peak = torch.cuda.max_memory_allocated(self.device)
-        else:
-            peak = _status_kib('VmHWM')
-            peak = None if peak is None else peak * 1024
-        if peak is not None and self.start is not None:
-            self.peak_bytes = peak - self.start
+def _training_peak_memory(config: str, backbone_options: dict, shape,
+                          device: str) -> Optional[int]:
+    from .analysis import build_detector, load_model_config
+    cfg = load_model_config(config)
+    cfg.model.backbone.update(backbone_options)
+    device = torch.device(device)
+    step = training_step(build_detector(cfg), shape, device)
+    if device.type == 'cuda':
+        start = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        start = _status_kib('VmRSS')
+    step()
+    step()
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) - start
+    peak = _status_kib('VmHWM')
+    return None if None in (start, peak) else 1024 * (peak - start)
 
 
 def _status_kib(field: str) -> Optional[int]:
@@ -234,16 +241,6 @@ def _status_kib(field: str) -> Optional[int]:
     except OSError:
         return None
     return None
-
-
-def _reset_rss_peak() -> Optional[int]:
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        return None
-    rss = _status_kib('VmRSS')
-    return None if rss is None else rss * 1024
 
 
 def training_batch(shape, device: torch.device, num_objects: int = 8):

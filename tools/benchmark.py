@@ -23,11 +23,11 @@ from mmengine.utils import ProgressBar
 
 from mmdet_fasternet.analysis import (build_detector, complexity,
                                       load_model_config)
-from mmdet_fasternet.benchmarking import (PEAK_PREFIX, SETTINGS, PeakMemory,
-                                          image_batch, inference_step,
-                                          keep_every_detection, median_ms,
-                                          peak_conv_steps, prepare,
-                                          time_alternating, training_step)
+from mmdet_fasternet.benchmarking import (PEAK_PREFIX, SETTINGS, image_batch,
+                                          inference_step, keep_every_detection,
+                                          median_ms, peak_conv_steps, prepare,
+                                          time_alternating,
+                                          training_peak_memory, training_step)
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models import ARCH_SETTINGS
 from mmdet_fasternet.runtime import run_cli
@@ -192,28 +192,24 @@ def measure_training(args, device, progress) -> List[dict]:
         (CONFIGS / f'mask_rcnn_fasternet_{arch}.py', dict(with_cp=True)),
         'ResNet-50': (RESNET50['mask_rcnn'], {}),
     }
-    steps, peaks = {}, {}
+    steps = {}
     for label, (name, backbone_options) in configs.items():
         cfg = load_model_config(str(name))
         cfg.model.backbone.update(backbone_options)
-        step = training_step(build_detector(cfg), args.shape, device)
-        peaks[label] = []
-
-        def measured(step=step, record=peaks[label]) -> None:
-            with PeakMemory(device) as memory:
-                step()
-            record.append(memory.peak_bytes)
-
-        steps[label] = measured
+        steps[label] = training_step(build_detector(cfg), args.shape, device)
     times = time_alternating(steps, args.train_runs, 1, progress)
-    return [
-        dict(
-            model=label,
-            ms=median_ms(times[label]),
-            peak_mib=None if None in peaks[label] else max(peaks[label]) /
-            2**20,
-            times_s=times[label]) for label in configs
-    ]
+    rows = []
+    for label, (name, backbone_options) in configs.items():
+        peak = training_peak_memory(
+            str(name), backbone_options, args.shape, str(device))
+        rows.append(
+            dict(
+                model=label,
+                ms=median_ms(times[label]),
+                peak_mib=None if peak is None else peak / 2**20,
+                times_s=times[label]))
+        progress.update()
+    return rows
 
 
 def print_inference(rows: List[dict], args, device) -> None:
@@ -261,8 +257,9 @@ def print_inference(rows: List[dict], args, device) -> None:
 def print_training(rows: List[dict], args) -> None:
     print(f'\nMask R-CNN training step (forward with losses, backward, SGD '
           f'update), {args.shape[0]}x{args.shape[1]}, batch 1, 8 objects; '
-          f'median of {args.train_runs} alternating runs; peak memory beyond '
-          f'the model itself')
+          f'median of {args.train_runs} alternating runs; peak memory: what '
+          f'two steps need beyond the built model, each model in a fresh '
+          f'process')
     print('| model | ms / step | peak memory MiB |')
     print('|---|---|---|')
     for row in rows:
@@ -300,7 +297,7 @@ def main() -> None:
     device = check_args(args)
     n_infer = sum((args.warmup + args.runs) * (6 if part == 'backbone' else 2)
                   for part in args.parts for _ in args.settings)
-    n_train = 3 * (1 + args.train_runs) if args.train else 0
+    n_train = 3 * (2 + args.train_runs) if args.train else 0
     progress = ProgressBar(n_infer + n_train)
     results = dict(
         arch=args.arch,
