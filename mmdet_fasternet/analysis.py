@@ -73,9 +73,8 @@ class Complexity(NamedTuple):
     flops: int
     # The published totals (S/M/L 258/344/484G, ResNet-50 253G) equal
     # ``flops`` minus the mask head's upsampling deconv and 1x1 logits conv
-    # on 100 RoIs (5.1G + 1.6G): mmdet 2.x's counter evidently skipped them
-    # (mmcv 1.x's counter matches layer types exactly, so it does not see
-    # mmcv's ConvTranspose2d wrapper).
+    # on 100 RoIs (5.1G + 1.6G), which mmdet 2.x's counts evidently left
+    # out (why was not checked: no mmcv 1.x here).
     flops_mmdet2: int
 
 

@@ -62,8 +62,6 @@ def prepare(model: nn.Module, setting: Setting,
     model.to(device).eval()
     if setting.deploy:
         deploy_model(model, channels_last=setting.channels_last)
-    elif setting.channels_last:
-        model.to(memory_format=torch.channels_last)
     if setting.compile:
         import torch._inductor.config as inductor_config
         inductor_config.freezing = True  # constant weights: fused kernels
@@ -156,12 +154,14 @@ def peak_conv_steps(embed_dim: int, shape, setting: Setting,
     for i in range(4):
         c, stride = embed_dim * 2**i, 4 * 2**i
         h, w = shape[0] // stride, shape[1] // stride
-        x = torch.randn(1, c, h, w, generator=g).to(device)
+        # bf16: converted once here, not by autocast inside the timing.
+        dtype = torch.bfloat16 if setting.bf16 else torch.float32
+        x = torch.randn(1, c, h, w, generator=g).to(device, dtype)
         x = x.contiguous(memory_format=torch.channels_last)
-        weight = torch.randn(2 * c, c, 1, 1, generator=g).to(device)
+        weight = torch.randn(2 * c, c, 1, 1, generator=g).to(device, dtype)
 
         def step(x=x, weight=weight) -> None:
-            with torch.no_grad(), autocast(setting, device):
+            with torch.no_grad():
                 torch.nn.functional.conv2d(x, weight)
             sync(device)
 

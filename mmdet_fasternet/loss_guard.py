@@ -6,6 +6,7 @@ its gradients, so the weights in memory may be NaN. Stopping in
 checkpoint as the newest one; a second check refuses to save non-finite
 weights whatever the reason.
 """
+import shlex
 from typing import Optional
 
 import torch
@@ -27,7 +28,8 @@ def _last_good(runner) -> str:
     if not path:
         return f'No checkpoint had been saved yet. {FIX}.'
     return (f'The last good checkpoint, {path!r}, is kept. {FIX}, in a new '
-            f'run that starts from it (--cfg-options load_from={path} '
+            f'run that starts from it (--cfg-options '
+            f'load_from={shlex.quote(path)} '
             f'--work-dir NEW_DIR).')
 
 

@@ -347,3 +347,24 @@ def save_state_dict(sd: StateDict,
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def load_state_strictly(model: nn.Module, ckpt: object, source: str) -> None:
+    """Load every tensor of a whole model from ``ckpt`` (read by
+    ``read_checkpoint``) or raise: never a half-random model."""
+    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    reshaped = [
+        k for k in own
+        if k in state_dict and state_dict[k].shape != own[k].shape
+    ]
+    if missing or unexpected or reshaped:
+        first = (missing or unexpected or reshaped)[0]
+        raise CheckpointError(
+            f'weights {source!r} do not fit this config: {len(missing)} '
+            f'tensors missing, {len(unexpected)} unexpected, '
+            f'{len(reshaped)} of another shape (first: {first}). Pass the '
+            f'config the weights were trained with.')
+    model.load_state_dict(state_dict)

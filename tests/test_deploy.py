@@ -8,6 +8,7 @@ from test_fasternet import randomize_bn
 from tool_runner import MASK_DEMO
 
 from mmdet_fasternet import FasterNet
+from mmdet_fasternet.errors import ConfigError
 from mmdet_fasternet.models import deploy
 from mmdet_fasternet.models.deploy import FusedBlock, deploy_model
 
@@ -71,14 +72,14 @@ def test_deploy_with_gradients_takes_the_differentiable_path(onednn_calls):
     model, x, ref = eval_and_deployed('t0')
     x.requires_grad_(True)
     outs = model(x)
-    assert not any(onednn_calls)
+    assert onednn_calls and not any(onednn_calls)
     sum(o.sum() for o in outs).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     for out, r in zip(outs, ref):
         assert relative_error(out.detach(), r) < RTOL
 
 
-def test_deploy_never_writes_into_the_callers_tensor():
+def test_deploy_keeps_the_callers_tensor_and_layout():
     model, x, _ = eval_and_deployed('t0')
     x = x.contiguous(memory_format=torch.channels_last)
     before = x.clone()
@@ -87,6 +88,47 @@ def test_deploy_never_writes_into_the_callers_tensor():
     assert torch.equal(x, before)
     assert all(
         o.is_contiguous(memory_format=torch.channels_last) for o in outs)
+
+
+def test_blocks_write_only_into_what_no_one_else_holds(monkeypatch):
+    model, x, ref = eval_and_deployed('t0')
+    stage = model.stages[4]  # 8 blocks of 160 channels
+    t = torch.randn(2, 160, 6, 5).contiguous(memory_format=torch.channels_last)
+    before = t.clone()
+    with torch.no_grad():
+        stage[0](t)
+        stage(t)
+    assert torch.equal(t, before)
+
+    flags = []
+    forward = FusedBlock.forward
+
+    def spy(self, x, inplace=False):
+        flags.append(inplace)
+        return forward(self, x, inplace)
+
+    monkeypatch.setattr(FusedBlock, 'forward', spy)
+    with torch.no_grad():
+        model(x)
+    assert flags == [False] + [False, True] + [False
+                                               ] + [True] * 7 + [False, True]
+
+    seen = []
+    stage[2].register_forward_hook(lambda m, i, o: seen.append((o, o.clone())))
+    flags.clear()
+    with torch.no_grad():
+        outs = model(x)
+    assert flags[6] is False  # the block after the hooked one
+    assert torch.equal(*seen[0])
+    for out, r in zip(outs, ref):
+        assert relative_error(out, r) < RTOL
+
+
+def test_deploy_refuses_norms_it_cannot_fold():
+    model = FasterNet(arch='t0', norm_cfg=dict(type='GN', num_groups=4)).eval()
+    with pytest.raises(ConfigError, match='deploy mode folds BatchNorm'):
+        model.switch_to_deploy()
+    assert not model.deploy
 
 
 def test_switch_folds_every_bn_but_the_output_norms():
@@ -110,12 +152,15 @@ def test_switch_is_idempotent_and_deployed_model_refuses_training():
         model.train()
 
 
+@pytest.mark.skipif(
+    not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+    reason='this CPU has no oneDNN bf16 support')
 def test_bf16_weights_run_the_fused_path_close_to_fp32(onednn_calls):
     model, x, ref = eval_and_deployed('t0')
     model.to(torch.bfloat16)
     with torch.no_grad():
         outs = model(x.to(torch.bfloat16))
-    assert all(onednn_calls)
+    assert onednn_calls and all(onednn_calls)
     assert all(o.dtype == torch.bfloat16 for o in outs)
     assert max(relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
 
@@ -124,7 +169,7 @@ def test_bf16_autocast_uses_standard_ops(onednn_calls):
     model, x, ref = eval_and_deployed('t0')
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
         outs = model(x)
-    assert not any(onednn_calls)
+    assert onednn_calls and not any(onednn_calls)
     assert max(relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
 
 

@@ -2,7 +2,9 @@
 user runs them. Timings are printed by the tools, never asserted here."""
 import json
 
+import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -11,6 +13,7 @@ from tool_runner import CONFIGS, TOOLS, describe, run_tool
 
 from mmdet_fasternet.analysis import complexity, load_model_config
 from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.models.deploy import deploy_model
 
 
 def test_get_flops_reproduces_the_published_figures(tmp_path):
@@ -128,12 +131,54 @@ def test_onnx_export_is_exact_dynamic_and_small(tmp_path, part):
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims][:2] == [1, 3]
     assert dims[2].dim_param and dims[3].dim_param  # dynamic H and W
-    cfg = Config.fromfile(str(CONFIGS / 'retinanet_fasternet_t0.py'))
-    detector = MODELS.build(cfg.model)
+    detector = retinanet_t0()
+    deploy_model(detector)
     module = detector.backbone if part == 'backbone' else detector
-    weight_bytes = 4 * sum(p.numel() for p in module.state_dict().values())
-    assert out.stat().st_size < 1.1 * weight_bytes
+    weight_bytes = 4 * sum(t.numel() for t in module.state_dict().values()
+                           if t.is_floating_point())
+    assert 0.9 * weight_bytes < out.stat().st_size < 1.1 * weight_bytes
     assert not list(tmp_path.glob('*.data'))  # one self-contained file
+
+
+def retinanet_t0():
+    cfg = Config.fromfile(str(CONFIGS / 'retinanet_fasternet_t0.py'))
+    return MODELS.build(cfg.model).eval()
+
+
+def test_onnx_export_uses_the_given_weights(tmp_path):
+    torch.manual_seed(1)  # weights unlike those of the tool's own build
+    detector = retinanet_t0()
+    ckpt = tmp_path / 'trained.pth'
+    torch.save({'state_dict': detector.state_dict(), 'meta': {}}, ckpt)
+    out = tmp_path / 'backbone.onnx'
+    export = [
+        TOOLS / 'export_onnx.py', CONFIGS / 'retinanet_fasternet_t0.py',
+        '--part', 'backbone', '--shape', '96', '128', '--weights'
+    ]
+    result = run_tool(export + [ckpt, '--out', out], tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'untrained' not in result.stdout
+    x = torch.randn(1, 3, 160, 224)
+    with torch.no_grad():
+        expected = detector.backbone(x)
+    session = onnxruntime.InferenceSession(str(out))
+    for got, ref in zip(session.run(None, {'image': x.numpy()}), expected):
+        assert np.abs(got - ref.numpy()).max() < 1e-4 * ref.abs().max()
+
+    truncated = tmp_path / 'cut.pth'
+    truncated.write_bytes(ckpt.read_bytes()[:5000])
+    result = run_tool(export + [truncated, '--out', tmp_path / 'a.onnx'],
+                      tmp_path)
+    assert result.returncode == 1 and 'cut.pth' in result.stderr
+    assert 'truncated' in result.stderr and 'Traceback' not in result.stderr
+
+    other = tmp_path / 'mask.pth'
+    cfg = Config.fromfile(str(CONFIGS / 'mask_rcnn_fasternet_t0.py'))
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, other)
+    result = run_tool(export + [other, '--out', tmp_path / 'b.onnx'], tmp_path)
+    assert result.returncode == 1 and 'do not fit this config' in result.stderr
+    assert not (tmp_path / 'a.onnx').exists()
+    assert not (tmp_path / 'b.onnx').exists()
 
 
 def test_onnx_export_refuses_two_stage_detector_and_overwrite(tmp_path):

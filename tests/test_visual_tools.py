@@ -279,3 +279,19 @@ def test_plot_curves_errors(tmp_path, monkeypatch, capsys, case, message):
     err = capsys.readouterr().err
     assert err.startswith('error: ') and message in err
     assert not list(tmp_path.glob('**/curves.*'))
+
+
+def test_plot_curves_keeps_an_existing_out_file(tmp_path, monkeypatch, capsys):
+    write_scalars(tmp_path, '20260101_000000',
+                  [train_record(s, 2.0 / s) for s in (1, 2)])
+    mine = tmp_path / 'mine.png'
+    mine.write_bytes(b'my picture')
+    assert call(plot_curves, [tmp_path, '--out', mine], monkeypatch) == 1
+    assert 'already exists; pass --force' in capsys.readouterr().err
+    assert mine.read_bytes() == b'my picture'
+    assert call(plot_curves, [tmp_path, '--out', mine, '--force'],
+                monkeypatch) == 0
+    assert cv2.imread(str(mine)) is not None
+    missing = tmp_path / 'no' / 'such' / 'folder.png'
+    assert call(plot_curves, [tmp_path, '--out', missing], monkeypatch) == 1
+    assert 'does not exist' in capsys.readouterr().err

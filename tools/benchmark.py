@@ -98,7 +98,9 @@ def check_args(args: argparse.Namespace) -> torch.device:
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise ToolError(f'--device {args.device}: this torch has no CUDA '
                         f'device; use --device cpu.')
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ToolError(f'--threads must be >= 1, got {args.threads}.')
         torch.set_num_threads(args.threads)
     return device
 
@@ -190,7 +192,10 @@ def measure_training(args, device, progress) -> List[dict]:
         (CONFIGS / f'mask_rcnn_fasternet_{arch}.py', {}),
         f'FasterNet-{arch.upper()} with_cp':
         (CONFIGS / f'mask_rcnn_fasternet_{arch}.py', dict(with_cp=True)),
-        'ResNet-50': (RESNET50['mask_rcnn'], {}),
+        # mmdet's config freezes ResNet's stem and first stage and keeps its
+        # BN in eval mode; FasterNet trains everything, and so does this.
+        'ResNet-50': (RESNET50['mask_rcnn'],
+                      dict(frozen_stages=-1, norm_eval=False)),
     }
     steps = {}
     for label, (name, backbone_options) in configs.items():

@@ -28,9 +28,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from torch import nn
 
-from mmdet_fasternet.errors import CheckpointError, ToolError
+from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.runtime import run_cli
-from mmdet_fasternet.weights import read_checkpoint
+from mmdet_fasternet.weights import load_state_strictly, read_checkpoint
 
 # Detections listed by name on an image's line; the rest are counted.
 MAX_LISTED = 8
@@ -64,7 +64,7 @@ class SafeDetInferencer(DetInferencer):
                 level=logging.WARNING)
         else:
             ckpt = read_checkpoint(self.weights_source)
-            load_strictly(model, ckpt, self.weights_source)
+            load_state_strictly(model, ckpt, self.weights_source)
             saved = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
             if 'dataset_meta' in saved:
                 meta.update({
@@ -93,26 +93,6 @@ def config_metainfo(cfg: Config) -> dict:
     meta = dict(getattr(dataset_cls, 'METAINFO', {}))
     meta.update(dataset.get('metainfo') or {})
     return meta
-
-
-def load_strictly(model: nn.Module, ckpt: object, source: str) -> None:
-    """Load every tensor of the model from ``ckpt`` or raise."""
-    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    reshaped = [
-        k for k in own
-        if k in state_dict and state_dict[k].shape != own[k].shape
-    ]
-    if missing or unexpected or reshaped:
-        first = (missing or unexpected or reshaped)[0]
-        raise CheckpointError(
-            f'weights {source!r} do not fit this config: {len(missing)} '
-            f'tensors missing, {len(unexpected)} unexpected, '
-            f'{len(reshaped)} of another shape (first: {first}). Pass the '
-            f'config the weights were trained with.')
-    model.load_state_dict(state_dict)
 
 
 def parse_args() -> argparse.Namespace:

@@ -23,12 +23,13 @@ from typing import List, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.runner import load_checkpoint
 
 from mmdet_fasternet.analysis import build_detector, load_model_config
-from mmdet_fasternet.errors import CheckpointError, ToolError
+from mmdet_fasternet.checkpointing import require_complete_checkpoint
+from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
 from mmdet_fasternet.runtime import run_cli
+from mmdet_fasternet.weights import load_state_strictly, read_checkpoint
 
 PARTS = ('backbone', 'neck', 'detector')
 RTOL = 1e-4
@@ -115,13 +116,9 @@ def build_part(args: argparse.Namespace) -> ExportedPart:
             f'ONNX export without mmdeploy cannot produce. Export '
             f'--part neck, or a single-stage detector such as RetinaNet.')
     if args.weights:
-        try:
-            load_checkpoint(
-                detector, args.weights, map_location='cpu', strict=True)
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(
-                f'--weights {args.weights!r} does not fit {args.config}: '
-                f'{str(exc).splitlines()[0]}') from exc
+        require_complete_checkpoint(args.weights, '--weights')
+        load_state_strictly(detector, read_checkpoint(args.weights),
+                            args.weights)
     else:
         print('warning: no --weights given; exporting untrained weights')
     detector.eval()
@@ -188,7 +185,7 @@ def main() -> None:
     check_args(args)
     part = build_part(args)
     export(part, tuple(args.shape), args.out)
-    shapes = [tuple(args.shape), (args.shape[0] + 97, args.shape[1] - 45)]
+    shapes = [tuple(args.shape), (args.shape[0] + 97, args.shape[1] + 45)]
     errors = verify(part, args.out, shapes)
     size_mib = osp.getsize(args.out) / 2**20
     weights_mib = part.weight_bytes() / 2**20

@@ -109,7 +109,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('work_dir', help='the --work-dir of a training run')
     parser.add_argument(
-        '--out', help='PNG to write (default: WORK_DIR/curves.png)')
+        '--out',
+        help='PNG to write (default: WORK_DIR/curves.png, redrawn each time)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='overwrite an existing --out file')
     return parser.parse_args()
 
 
@@ -118,6 +123,12 @@ def main() -> None:
     out = args.out or osp.join(args.work_dir, 'curves.png')
     if not out.lower().endswith('.png'):
         raise ToolError(f'--out must end with .png, got {out!r}.')
+    if args.out and osp.exists(out) and not args.force:
+        raise ToolError(f'--out {out!r} already exists; pass --force to '
+                        f'overwrite it or choose another file.')
+    if not osp.isdir(osp.dirname(osp.abspath(out))):
+        raise ToolError(f'--out {out!r}: folder '
+                        f'{osp.dirname(osp.abspath(out))!r} does not exist.')
     logs = find_scalar_logs(args.work_dir)
     runs = []
     for path in logs:

@@ -19,7 +19,9 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
-from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.batchnorm import _BatchNorm, _NormBase
+
+from ..errors import ConfigError
 
 ONEDNN_FUSION = (
     torch.backends.mkldnn.is_available()
@@ -68,7 +70,9 @@ def _onednn_activation(act: nn.Module) -> Optional[Tuple[str, str]]:
 def _onednn_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return (ONEDNN_FUSION and x.device.type == 'cpu'
             and x.dtype == weight.dtype
-            and x.dtype in (torch.float32, torch.bfloat16)
+            and (x.dtype == torch.float32 or
+                 (x.dtype == torch.bfloat16
+                  and torch.ops.mkldnn._is_mkldnn_bf16_supported()))
             and not (torch.is_grad_enabled() and
                      (x.requires_grad or weight.requires_grad))
             and not torch.jit.is_tracing() and not torch.jit.is_scripting()
@@ -76,12 +80,23 @@ def _onednn_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
             and not torch.onnx.is_in_onnx_export())
 
 
+def check_foldable(module: nn.Module) -> None:
+    """Refuse, in one line, norms that cannot be folded into a conv."""
+    for name, m in module.named_modules():
+        if isinstance(m, (_NormBase, nn.GroupNorm, nn.LayerNorm)) and not (
+                isinstance(m, _BatchNorm) and m.running_var is not None):
+            raise ConfigError(
+                f'deploy mode folds BatchNorm layers with running statistics '
+                f'into the convs; {name!r} is {m!r}. Evaluate this model '
+                f'without deploy mode (drop --deploy).')
+
+
 class FusedBlock(nn.Module):
     """A FasterNet block with its MLP's BN folded into the expanding conv.
 
-    On the oneDNN path the residual sum is written into ``x`` itself, which
-    saves allocating (and page-faulting) a feature map per block; FasterNet
-    only hands a block tensors it created.
+    With ``inplace=True`` the oneDNN path writes the residual sum into ``x``
+    itself, which saves allocating (and page-faulting) a feature map per
+    block; only ``FusedStage`` asks for it, for inputs no one else holds.
     """
 
     def __init__(self, block: nn.Module) -> None:
@@ -94,7 +109,7 @@ class FusedBlock(nn.Module):
         self.project = block.mlp[3].requires_grad_(False)
         self.onednn_act = _onednn_activation(self.act)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         x_conv, x_rest = torch.split(x, self.split, dim=1)
         mixed = torch.cat((self.partial_conv3(x_conv), x_rest), dim=1)
         if self.onednn_act is None or not _onednn_applies(
@@ -104,9 +119,28 @@ class FusedBlock(nn.Module):
         hidden = torch.ops.mkldnn._convolution_pointwise(
             mixed, self.expand.weight, self.expand.bias, *_ONE_BY_ONE, attr,
             [], algorithm)
-        return torch.ops.mkldnn._convolution_pointwise_.binary(
-            x, hidden, self.project.weight, None, *_ONE_BY_ONE, 'add', 1.0,
+        if inplace:
+            return torch.ops.mkldnn._convolution_pointwise_.binary(
+                x, hidden, self.project.weight, None, *_ONE_BY_ONE, 'add', 1.0,
+                None, [], None)
+        return torch.ops.mkldnn._convolution_pointwise.binary(
+            hidden, x, self.project.weight, None, *_ONE_BY_ONE, 'add', 1.0,
             None, [], None)
+
+
+class FusedStage(nn.Sequential):
+    """Fused blocks of one stage. A block writes into its input only when
+    that input is the previous block's output and no forward hook (which
+    may keep it) has seen it; the stage's own input is never written."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, block in enumerate(self):
+            previous = self[i - 1] if i > 0 else None
+            inplace = previous is not None and not (
+                previous._forward_hooks
+                or torch.nn.modules.module._global_forward_hooks)
+            x = block(x, inplace=inplace)
+        return x
 
 
 def deploy_model(model: nn.Module, channels_last: bool = False) -> nn.Module:

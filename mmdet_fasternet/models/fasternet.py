@@ -19,7 +19,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import CheckpointError, ConfigError
-from .deploy import FusedBlock, fold_bn
+from .deploy import FusedBlock, FusedStage, check_foldable, fold_bn
 
 # The published variants. drop_path_rate is the COCO recipe's value where the
 # authors trained detectors (S, M, L) and the ImageNet value otherwise.
@@ -418,6 +418,7 @@ class FasterNet(BaseModule):
         """
         if self.deploy:
             return
+        check_foldable(self)
         self.eval()
         self.patch_embed = fold_bn(self.patch_embed.proj,
                                    self.patch_embed.norm)
@@ -425,7 +426,7 @@ class FasterNet(BaseModule):
             if isinstance(stage, PatchMerging):
                 self.stages[i] = fold_bn(stage.reduction, stage.norm)
             else:
-                self.stages[i] = nn.Sequential(
+                self.stages[i] = FusedStage(
                     *[FusedBlock(block) for block in stage.blocks])
         for param in self.parameters():
             param.requires_grad = False
