@@ -10,7 +10,7 @@ import os
 import os.path as osp
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as torch_dist
@@ -191,3 +191,23 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help=argparse.SUPPRESS)
+
+
+def check_device(name: str) -> torch.device:
+    """``--device``: a device this torch can use, or a one-line error."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ToolError(f'--device {name!r}: {exc}') from exc
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ToolError(f'--device {name!r}: CUDA is not available here; '
+                        f'use --device cpu.')
+    return device
+
+
+def check_shape(shape: Sequence[int], minimum: int) -> Tuple[int, int]:
+    """``--shape H W``: both at least ``minimum``, or a one-line error."""
+    if min(shape) < minimum:
+        raise ToolError(f'--shape {shape[0]} {shape[1]}: height and width '
+                        f'must be at least {minimum}.')
+    return tuple(shape)

@@ -30,7 +30,7 @@ from mmdet_fasternet.benchmarking import (PEAK_PREFIX, SETTINGS, image_batch,
                                           training_peak_memory, training_step)
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models import ARCH_SETTINGS
-from mmdet_fasternet.runtime import run_cli
+from mmdet_fasternet.runtime import check_device, check_shape, run_cli
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 RESNET50 = dict(
@@ -81,9 +81,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def check_args(args: argparse.Namespace) -> torch.device:
-    if min(args.shape) < 32:
-        raise ToolError(f'--shape {args.shape}: height and width must be '
-                        f'at least 32.')
+    check_shape(args.shape, 32)
     if args.runs < 1 or args.warmup < 0 or args.train_runs < 1:
         raise ToolError('--runs and --train-runs must be >= 1, --warmup '
                         '>= 0.')
@@ -91,13 +89,7 @@ def check_args(args: argparse.Namespace) -> torch.device:
         if path and osp.exists(path) and not args.force:
             raise ToolError(f'{path!r} already exists; pass --force to '
                             f'overwrite it or choose another file.')
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as exc:
-        raise ToolError(f'--device {args.device!r}: {exc}') from exc
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ToolError(f'--device {args.device}: this torch has no CUDA '
-                        f'device; use --device cpu.')
+    device = check_device(args.device)
     if args.threads is not None:
         if args.threads < 1:
             raise ToolError(f'--threads must be >= 1, got {args.threads}.')

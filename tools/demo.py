@@ -29,7 +29,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from mmdet_fasternet.errors import ToolError
-from mmdet_fasternet.runtime import run_cli
+from mmdet_fasternet.runtime import check_device, run_cli
 from mmdet_fasternet.weights import load_state_strictly, read_checkpoint
 
 # Detections listed by name on an image's line; the rest are counted.
@@ -162,13 +162,7 @@ def output_paths(images: List[str], out_dir: str, force: bool) -> List[str]:
 def pick_device(device: Optional[str]) -> str:
     if device is None:
         return 'cuda:0' if torch.cuda.is_available() else 'cpu'
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as exc:
-        raise ToolError(f'--device {device!r}: {exc}') from exc
-    if kind == 'cuda' and not torch.cuda.is_available():
-        raise ToolError(f'--device {device!r}: CUDA is not available here; '
-                        f'use --device cpu.')
+    check_device(device)
     return device
 
 

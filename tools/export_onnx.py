@@ -28,7 +28,7 @@ from mmdet_fasternet.analysis import build_detector, load_model_config
 from mmdet_fasternet.checkpointing import require_complete_checkpoint
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
-from mmdet_fasternet.runtime import run_cli
+from mmdet_fasternet.runtime import check_shape, run_cli
 from mmdet_fasternet.weights import load_state_strictly, read_checkpoint
 
 PARTS = ('backbone', 'neck', 'detector')
@@ -102,9 +102,7 @@ def check_args(args: argparse.Namespace) -> None:
                         f'to overwrite it or choose another file.')
     if args.weights and not osp.isfile(args.weights):
         raise ToolError(f'--weights {args.weights!r} does not exist.')
-    if min(args.shape) < 64:
-        raise ToolError(f'--shape {args.shape}: height and width must be '
-                        f'at least 64.')
+    check_shape(args.shape, 64)
 
 
 def build_part(args: argparse.Namespace) -> ExportedPart:

@@ -11,8 +11,7 @@ from mmengine.utils import ProgressBar
 
 from mmdet_fasternet.analysis import (MMDET2_UNCOUNTED, build_detector,
                                       complexity, load_model_config)
-from mmdet_fasternet.errors import ToolError
-from mmdet_fasternet.runtime import run_cli
+from mmdet_fasternet.runtime import check_shape, run_cli
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,9 +34,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if min(args.shape) < 32:
-        raise ToolError(f'--shape {args.shape} is too small; height and '
-                        f'width must be at least 32.')
+    check_shape(args.shape, 32)
     rows = []
     progress = ProgressBar(2 * len(args.configs))
     for name in args.configs:
