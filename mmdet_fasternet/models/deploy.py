@@ -12,7 +12,7 @@ folded arithmetic runs with standard ops.
 PConv keeps its split-and-concatenate form: writing the conv result into the
 input's first channels would change the block's shortcut, and measured here
 the alternatives (a reused buffer, a clone written in place, splitting the
-expanding conv in two) were no faster.
+expanding conv in two, running the MLP over row tiles) were no faster.
 """
 from typing import Optional, Tuple
 
