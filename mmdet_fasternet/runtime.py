@@ -145,12 +145,20 @@ def explain_failures(cfg: Config, splits: List[str]) -> Iterator[None]:
 
 
 def run_cli(main: Callable[[], None]) -> int:
-    """Run a tool's main; user errors become ``error: ...`` and exit 1."""
+    """Run a tool's main; user errors become ``error: ...`` and exit 1.
+
+    A process group is torn down before the interpreter exits: left to
+    static destruction, gloo's threads can abort the process ("terminate
+    called without an active exception") after a run that succeeded.
+    """
     try:
         main()
     except UserError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
+    finally:
+        if torch_dist.is_available() and torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
     return 0
 
 
