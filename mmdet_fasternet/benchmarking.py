@@ -17,6 +17,7 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
+from .analysis import build_detector, load_model_config
 from .models.deploy import deploy_model
 
 PEAK_PREFIX = '1x1 conv '
@@ -214,11 +215,8 @@ def training_peak_memory(config: str, backbone_options: dict, shape,
 
 def _training_peak_memory(config: str, backbone_options: dict, shape,
                           device: str) -> Optional[int]:
-    from .analysis import build_detector, load_model_config
-    cfg = load_model_config(config)
-    cfg.model.backbone.update(backbone_options)
     device = torch.device(device)
-    step = training_step(build_detector(cfg), shape, device)
+    step = training_step(config, backbone_options, shape, device)
     if device.type == 'cuda':
         start = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -263,9 +261,13 @@ def training_batch(shape, device: torch.device, num_objects: int = 8):
     return x, [sample]
 
 
-def training_step(model: BaseDetector, shape,
+def training_step(config: str, backbone_options: dict, shape,
                   device: torch.device) -> Callable[[], None]:
-    """Forward with losses, backward and an SGD update."""
+    """Forward with losses, backward and an SGD update of the detector of
+    ``config`` with ``backbone_options`` applied to its backbone."""
+    cfg = load_model_config(config)
+    cfg.model.backbone.update(backbone_options)
+    model = build_detector(cfg)
     model.to(device).train()
     x, samples = training_batch(shape, device)
     optimizer = torch.optim.SGD(

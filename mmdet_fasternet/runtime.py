@@ -213,6 +213,18 @@ def check_device(name: str) -> torch.device:
     return device
 
 
+def add_shape_argument(parser: argparse.ArgumentParser,
+                       default: Tuple[int, int], what: str) -> None:
+    """``--shape H W``, the same option in every tool that takes a size."""
+    parser.add_argument(
+        '--shape',
+        nargs=2,
+        type=int,
+        default=default,
+        metavar=('H', 'W'),
+        help=f'{what} (default: {default[0]} {default[1]})')
+
+
 def check_shape(shape: Sequence[int], minimum: int) -> Tuple[int, int]:
     """``--shape H W``: both at least ``minimum``, or a one-line error."""
     if min(shape) < minimum:

@@ -30,7 +30,8 @@ from mmdet_fasternet.benchmarking import (PEAK_PREFIX, SETTINGS, image_batch,
                                           training_peak_memory, training_step)
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models import ARCH_SETTINGS
-from mmdet_fasternet.runtime import check_device, check_shape, run_cli
+from mmdet_fasternet.runtime import (add_shape_argument, check_device,
+                                     check_shape, run_cli)
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 RESNET50 = dict(
@@ -52,13 +53,7 @@ def parse_args() -> argparse.Namespace:
         choices=sorted(SETTINGS),
         help='; '.join(f'{s.name}: {s.description}'
                        for s in SETTINGS.values()))
-    parser.add_argument(
-        '--shape',
-        nargs=2,
-        type=int,
-        default=(800, 1280),
-        metavar=('H', 'W'),
-        help='input height and width (default: 800 1280)')
+    add_shape_argument(parser, (800, 1280), 'input height and width')
     parser.add_argument('--runs', type=int, default=7, help='timed runs')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
@@ -189,11 +184,10 @@ def measure_training(args, device, progress) -> List[dict]:
         'ResNet-50': (RESNET50['mask_rcnn'],
                       dict(frozen_stages=-1, norm_eval=False)),
     }
-    steps = {}
-    for label, (name, backbone_options) in configs.items():
-        cfg = load_model_config(str(name))
-        cfg.model.backbone.update(backbone_options)
-        steps[label] = training_step(build_detector(cfg), args.shape, device)
+    steps = {
+        label: training_step(str(name), options, args.shape, device)
+        for label, (name, options) in configs.items()
+    }
     times = time_alternating(steps, args.train_runs, 1, progress)
     rows = []
     for label, (name, backbone_options) in configs.items():

@@ -28,7 +28,7 @@ from mmdet_fasternet.analysis import build_detector, load_model_config
 from mmdet_fasternet.checkpointing import require_complete_checkpoint
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
-from mmdet_fasternet.runtime import check_shape, run_cli
+from mmdet_fasternet.runtime import add_shape_argument, check_shape, run_cli
 from mmdet_fasternet.weights import load_state_strictly, read_checkpoint
 
 PARTS = ('backbone', 'neck', 'detector')
@@ -78,13 +78,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--weights', help='checkpoint to load (without: untrained weights)')
     parser.add_argument('--part', default='neck', choices=PARTS)
-    parser.add_argument(
-        '--shape',
-        nargs=2,
-        type=int,
-        default=(320, 512),
-        metavar=('H', 'W'),
-        help='example input size for tracing (default: 320 512)')
+    add_shape_argument(parser, (320, 512), 'example input size for tracing')
     parser.add_argument(
         '--no-deploy',
         action='store_true',

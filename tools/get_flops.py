@@ -11,7 +11,7 @@ from mmengine.utils import ProgressBar
 
 from mmdet_fasternet.analysis import (MMDET2_UNCOUNTED, build_detector,
                                       complexity, load_model_config)
-from mmdet_fasternet.runtime import check_shape, run_cli
+from mmdet_fasternet.runtime import add_shape_argument, check_shape, run_cli
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,13 +22,7 @@ def parse_args() -> argparse.Namespace:
         'configs',
         nargs='+',
         help='config files, or mmdet::NAME for configs shipped with mmdet')
-    parser.add_argument(
-        '--shape',
-        nargs=2,
-        type=int,
-        default=(800, 1280),
-        metavar=('H', 'W'),
-        help='input height and width (default: 800 1280)')
+    add_shape_argument(parser, (800, 1280), 'input height and width')
     return parser.parse_args()
 
 
