@@ -1,19 +1,23 @@
 """FasterNet (CVPR 2023, partial convolution) as an MMDetection 3.x backbone.
 
-Importing this package registers ``FasterNet`` in mmdet's ``MODELS`` and the
-demo's ``SyntheticShapesDataset`` in ``DATASETS``, lets torch's
-weights-only loading read the checkpoints mmengine writes, and makes
-mmengine load checkpoint URLs weights-only too.
+Importing this package (the configs' ``custom_imports`` do) registers
+``FasterNet``, the demo's ``SyntheticShapesDataset`` and the safeguard
+hooks in mmdet's registries, lets torch's weights-only loading read the
+checkpoints mmengine writes, and applies the few changes to mmengine and
+torch behaviour listed in ``patches.py``.
 """
+from . import engine
 from .datasets import SyntheticShapesDataset
 from .models import ARCH_SETTINGS, FasterNet
+from .models.pretrained import load_pretrained
+from .patches import apply_patches
 from .safe_loading import allow_mmengine_checkpoint_globals
-from .weights import load_pretrained
 
 __version__ = '0.1.0'
 __all__ = [
-    'ARCH_SETTINGS', 'FasterNet', 'SyntheticShapesDataset', 'load_pretrained',
-    '__version__'
+    'ARCH_SETTINGS', 'FasterNet', 'SyntheticShapesDataset', 'engine',
+    'load_pretrained', '__version__'
 ]
 
+apply_patches()
 allow_mmengine_checkpoint_globals()

@@ -151,3 +151,36 @@ def test_metafile_matches_the_configs():
         (44.0, 39.9,
          RELEASE + 'mask_rcnn_fasternet_l_fpn_1x_coco_20221107_004433.pth'),
     }
+
+
+SAFEGUARD_HOOKS = [
+    'NonFiniteLossHook', 'EpochSeedHook', 'AnnotationAuditHook',
+    'DegeneratePolygonsHook', 'MetricsSummaryHook'
+]
+
+
+@pytest.mark.parametrize(
+    'name',
+    [f'{det}_fasternet_{arch}'
+     for det, arch in COCO_CONFIGS] + [f'demo/{n}' for n in DEMO_CONFIGS])
+def test_every_config_declares_the_safeguards(name):
+    cfg = load(name)
+    assert cfg.custom_imports.imports == ['mmdet_fasternet']
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert [h['type'] for h in cfg.custom_hooks] == SAFEGUARD_HOOKS
+
+
+def test_a_config_that_drops_a_hook_loses_only_that_hook(tmp_path):
+    """A user's config inheriting ours, built as a notebook would."""
+    from mmengine.runner import Runner
+    own = tmp_path / 'my_config.py'
+    demo = ROOT / 'configs' / 'demo' / f'{DEMO_CONFIGS[0]}.py'
+    own.write_text(f"_base_ = '{demo}'\n"
+                   "custom_hooks = [h for h in _base_.custom_hooks\n"
+                   "                if h['type'] != 'EpochSeedHook']\n"
+                   f"work_dir = '{tmp_path / 'work'}'\n")
+    runner = Runner.from_cfg(Config.fromfile(str(own)))
+    names = [type(h).__name__ for h in runner.hooks]
+    assert 'EpochSeedHook' not in names
+    for hook in SAFEGUARD_HOOKS + ['AtomicCheckpointHook']:
+        assert hook in names or hook == 'EpochSeedHook', hook

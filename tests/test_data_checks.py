@@ -4,10 +4,12 @@ import json
 import pytest
 from mmengine.config import Config
 
-from mmdet_fasternet.annotation_audit import (audit_annotations,
-                                              drop_degenerate_polygons)
-from mmdet_fasternet.data_checks import (check_dataset_paths, dataset_configs,
-                                         explain_data_error)
+from mmdet_fasternet.datasets.annotation_audit import (audit_annotations,
+                                                       drop_degenerate_polygons
+                                                       )
+from mmdet_fasternet.datasets.data_checks import (check_dataset_paths,
+                                                  dataset_configs,
+                                                  explain_data_error)
 from mmdet_fasternet.errors import DataError
 
 
@@ -166,7 +168,7 @@ def test_audit_refuses_category_ids_missing_from_categories(tmp_path):
 
 def test_audit_counts_what_mmdet_skips(tmp_path, monkeypatch):
     logged = []
-    monkeypatch.setattr('mmdet_fasternet.annotation_audit.print_log',
+    monkeypatch.setattr('mmdet_fasternet.datasets.annotation_audit.print_log',
                         lambda msg, **kwargs: logged.append(msg))
     make_coco(
         tmp_path,

@@ -1,6 +1,6 @@
 """The README's main command, verbatim: trains the demo and meets the bar.
 
-It takes minutes (the whole demo on the CPU), so it carries the ``slow``
+It takes minutes (the whole demo on the CPU), so it carries the ``e2e``
 marker; CI runs it (``python -m pytest`` selects every test).
 """
 import re
@@ -18,7 +18,7 @@ def readme_block(marker: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_readme_main_command_trains_demo_to_the_bar(tmp_path):
     for name in ('configs', 'tools'):
         (tmp_path / name).symlink_to(ROOT / name)

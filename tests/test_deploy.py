@@ -8,15 +8,12 @@ from test_fasternet import randomize_bn
 from tool_runner import MASK_DEMO
 
 from mmdet_fasternet import FasterNet
+from mmdet_fasternet.apis.numerics import max_relative_error
 from mmdet_fasternet.errors import ConfigError
 from mmdet_fasternet.models import deploy
 from mmdet_fasternet.models.deploy import FusedBlock, deploy_model
 
 RTOL = 1e-4
-
-
-def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
-    return ((out.float() - ref).abs().max() / ref.abs().max()).item()
 
 
 def eval_and_deployed(arch: str, **kwargs):
@@ -55,7 +52,7 @@ def test_deploy_equals_eval_on_the_fused_cpu_path(arch, onednn_calls):
     for out, r in zip(outs, ref):
         assert out.shape == r.shape
         assert out.is_contiguous()  # the input's layout, not oneDNN's
-        assert relative_error(out, r) < RTOL
+        assert max_relative_error(out, r) < RTOL
 
 
 def test_deploy_equals_eval_on_the_standard_op_path(monkeypatch):
@@ -65,7 +62,7 @@ def test_deploy_equals_eval_on_the_standard_op_path(monkeypatch):
         outs = model(x)
     assert len(outs) == 2
     for out, r in zip(outs, ref):
-        assert relative_error(out, r) < RTOL
+        assert max_relative_error(out, r) < RTOL
 
 
 def test_deploy_with_gradients_takes_the_differentiable_path(onednn_calls):
@@ -76,7 +73,7 @@ def test_deploy_with_gradients_takes_the_differentiable_path(onednn_calls):
     sum(o.sum() for o in outs).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     for out, r in zip(outs, ref):
-        assert relative_error(out.detach(), r) < RTOL
+        assert max_relative_error(out.detach(), r) < RTOL
 
 
 def test_deploy_keeps_the_callers_tensor_and_layout():
@@ -121,7 +118,7 @@ def test_blocks_write_only_into_what_no_one_else_holds(monkeypatch):
     assert flags[6] is False  # the block after the hooked one
     assert torch.equal(*seen[0])
     for out, r in zip(outs, ref):
-        assert relative_error(out, r) < RTOL
+        assert max_relative_error(out, r) < RTOL
 
 
 def test_deploy_refuses_norms_it_cannot_fold():
@@ -147,7 +144,7 @@ def test_switch_is_idempotent_and_deployed_model_refuses_training():
     model.switch_to_deploy()
     model.eval()
     with torch.no_grad():
-        assert relative_error(model(x)[0], ref[0]) < RTOL
+        assert max_relative_error(model(x)[0], ref[0]) < RTOL
     with pytest.raises(RuntimeError, match='deploy mode.*build a new model'):
         model.train()
 
@@ -162,7 +159,7 @@ def test_bf16_weights_run_the_fused_path_close_to_fp32(onednn_calls):
         outs = model(x.to(torch.bfloat16))
     assert onednn_calls and all(onednn_calls)
     assert all(o.dtype == torch.bfloat16 for o in outs)
-    assert max(relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
+    assert max(max_relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
 
 
 def test_bf16_autocast_uses_standard_ops(onednn_calls):
@@ -170,7 +167,7 @@ def test_bf16_autocast_uses_standard_ops(onednn_calls):
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
         outs = model(x)
     assert onednn_calls and not any(onednn_calls)
-    assert max(relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
+    assert max(max_relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
 
 
 def demo_detector(x: torch.Tensor):
@@ -217,7 +214,7 @@ def test_deployed_detector_predicts_what_eval_predicts(channels_last):
     with torch.no_grad():
         feats = model.extract_feat(x)
     for f, r in zip(feats, ref_feats):
-        assert relative_error(f, r) < RTOL
+        assert max_relative_error(f, r) < RTOL
     out = predict(model, x)
     assert len(ref) > 10 and len(out) == len(ref)
     torch.testing.assert_close(out.bboxes, ref.bboxes, rtol=0, atol=1e-3)
@@ -240,4 +237,4 @@ def test_resnet_detector_gets_its_bn_folded():
         isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     with torch.no_grad():
         for f, r in zip(model.extract_feat(x), ref):
-            assert relative_error(f, r) < RTOL
+            assert max_relative_error(f, r) < RTOL

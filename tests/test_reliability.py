@@ -20,21 +20,22 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.hooks import CheckpointHook
+from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import save_checkpoint
-from tool_runner import (MASK_DEMO, ROOT, TOOLS, describe, run_tool,
-                         start_tool, tiny_shapes_options)
+from tool_runner import (MASK_DEMO, ROOT, TOOLS, describe,
+                         kill_9_after_first_checkpoint,
+                         resumable_train_command, run_tool,
+                         tiny_shapes_options)
 
-from mmdet_fasternet.checkpointing import (ATOMIC_BACKEND, AtomicLocalBackend,
-                                           checkpoint_problem,
-                                           latest_complete_checkpoint,
-                                           use_atomic_checkpoints)
+from mmdet_fasternet.apis.runner import apply_resume
+from mmdet_fasternet.checkpoint_files import (checkpoint_problem,
+                                              latest_complete_checkpoint)
+from mmdet_fasternet.engine.hooks import EpochSeedHook, NonFiniteLossHook
+from mmdet_fasternet.engine.hooks.atomic_checkpoint_hook import (
+    ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend)
 from mmdet_fasternet.errors import CheckpointError, ToolError, TrainingError
-from mmdet_fasternet.loss_guard import NonFiniteLossHook
-from mmdet_fasternet.reproducibility import EpochSeedHook
-from mmdet_fasternet.runtime import ConfigOptionsAction, apply_resume
+from mmdet_fasternet.patches import ConfigOptionsAction
 
-DETERMINISTIC = ['randomness.seed=0', 'randomness.deterministic=True']
 # Paths with a space and both quotes: the tools take them without a shell.
 ODD_NAME = 'it\'s a "dir"'
 
@@ -56,18 +57,7 @@ def _checkpoint(path: Path) -> Path:
 
 
 def train_command(work: Path, data: Path, *extra: str) -> list:
-    """2 epochs of 1 iteration, with the demo's persistent data worker."""
-    opts = tiny_shapes_options(
-        data,
-        epochs=2,
-        validate=False,
-        input_size=64,
-        num_workers=1,
-        train_images=4)
-    return [
-        TOOLS / 'train.py', MASK_DEMO, '--work-dir', work, *extra,
-        '--cfg-options'
-    ] + opts + DETERMINISTIC
+    return resumable_train_command(TOOLS / 'train.py', work, data, *extra)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments:
@@ -99,16 +89,8 @@ def reference(tmp_path_factory):
 
 def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
     work = tmp_path / 'work'
-    command = train_command(work, reference.data)
-    proc = start_tool(command, tmp_path, tmp_path / 'killed.log')
-    deadline = time.time() + 300
-    while not (work / 'last_checkpoint').exists():
-        assert proc.poll() is None, (tmp_path / 'killed.log').read_text()
-        assert time.time() < deadline
-        time.sleep(0.02)
-    assert proc.poll() is None  # killed in the middle of epoch 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_9_after_first_checkpoint(
+        train_command(work, reference.data), tmp_path, work)
     assert checkpoint_problem(str(work / 'epoch_1.pth')) is None
     assert not (work / 'epoch_2.pth').exists()
     assert not list(work.glob('.*.tmp'))
@@ -205,7 +187,8 @@ def test_failed_put_leaves_the_old_file(tmp_path, monkeypatch):
 
 KILL_MID_WRITE = '''
 import sys
-from mmdet_fasternet.checkpointing import AtomicLocalBackend
+from mmdet_fasternet.engine.hooks.atomic_checkpoint_hook import (
+    AtomicLocalBackend)
 AtomicLocalBackend().put(b'n' * (200 << 20), sys.argv[1])
 '''
 
@@ -230,12 +213,22 @@ def test_kill_9_during_a_put_never_leaves_a_partial_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ['epoch_1.pth']
 
 
-def test_checkpoint_hooks_save_through_the_atomic_backend(
+def test_atomic_checkpoint_hook_saves_through_the_atomic_backend(
         tmp_path, monkeypatch):
-    hooks = [CheckpointHook(interval=1), CheckpointHook(backend_args={})]
-    use_atomic_checkpoints(SimpleNamespace(hooks=hooks))
+    runner = SimpleNamespace(
+        work_dir=str(tmp_path), logger=MMLogger.get_current_instance())
+    hooks = [
+        AtomicCheckpointHook(interval=1),
+        AtomicCheckpointHook(backend_args={}),
+        AtomicCheckpointHook()
+    ]
+    for hook in hooks[:2]:
+        hook.before_train(runner)
+    runner.work_dir = 'http://storage.invalid/run'
+    hooks[2].before_train(runner)
     assert hooks[0].backend_args == dict(backend=ATOMIC_BACKEND)
     assert hooks[1].backend_args == {}  # the config's own choice
+    assert hooks[2].backend_args is None  # not a local folder
     written = []
     monkeypatch.setattr(AtomicLocalBackend, 'put',
                         lambda self, obj, path: written.append(path))
@@ -309,7 +302,10 @@ def test_epoch_seed_hook_depends_only_on_seed_and_epoch():
 
     def draws(epoch, deterministic=True):
         runner = SimpleNamespace(
-            seed=0, epoch=epoch, deterministic=deterministic)
+            seed=0,
+            epoch=epoch,
+            deterministic=deterministic,
+            train_dataloader=[])
         EpochSeedHook().before_train_epoch(runner)
         return (np.random.rand(), torch.rand(1).item())
 
@@ -318,6 +314,19 @@ def test_epoch_seed_hook_depends_only_on_seed_and_epoch():
     assert draws(1) == first and draws(2) != first
     torch.manual_seed(123)
     assert draws(1, deterministic=False) != first
+
+
+def test_epoch_seed_hook_restarts_persistent_workers():
+    loader = torch.utils.data.DataLoader(
+        list(range(4)), num_workers=1, persistent_workers=True)
+    list(loader)
+    workers = loader._iterator._workers
+    assert all(w.is_alive() for w in workers)
+    runner = SimpleNamespace(
+        seed=0, epoch=1, deterministic=True, train_dataloader=loader)
+    EpochSeedHook().before_train_epoch(runner)
+    assert not any(w.is_alive() for w in workers)
+    assert list(loader) == [torch.tensor([i]) for i in range(4)]
 
 
 # Bad inputs ----------------------------------------------------------------

@@ -11,7 +11,8 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from tool_runner import CONFIGS, TOOLS, describe, run_tool
 
-from mmdet_fasternet.analysis import complexity, load_model_config
+from mmdet_fasternet.apis.flops import complexity, load_model_config
+from mmdet_fasternet.apis.numerics import max_relative_error
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
 
@@ -59,6 +60,19 @@ def test_config_errors_are_clear():
         load_model_config('mmdet::nope/nope.py')
     with pytest.raises(ToolError, match='does not exist'):
         load_model_config('configs/nope.py')
+
+
+def test_max_relative_error_scales_by_the_largest_expected_value():
+    expected = torch.tensor([[1.0, -4.0], [2.0, 0.0]])
+    got = expected + torch.tensor([[0.0, 0.0], [0.04, 0.0]])
+    assert max_relative_error(got, expected) == pytest.approx(0.01)
+    assert max_relative_error(got.numpy(), expected) == pytest.approx(0.01)
+    assert max_relative_error([expected, got],
+                              [expected, expected]) == pytest.approx(0.01)
+    assert max_relative_error(expected.bfloat16(), expected) == 0
+    assert max_relative_error(np.zeros(3), np.zeros(3)) == 0
+    with pytest.raises(ValueError, match='2 outputs against 1'):
+        max_relative_error([got, got], [expected])
 
 
 def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
@@ -162,8 +176,9 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
     with torch.no_grad():
         expected = detector.backbone(x)
     session = onnxruntime.InferenceSession(str(out))
-    for got, ref in zip(session.run(None, {'image': x.numpy()}), expected):
-        assert np.abs(got - ref.numpy()).max() < 1e-4 * ref.abs().max()
+    got = session.run(None, {'image': x.numpy()})
+    assert len(got) == len(expected)
+    assert max_relative_error(got, expected) < 1e-4
 
     truncated = tmp_path / 'cut.pth'
     truncated.write_bytes(ckpt.read_bytes()[:5000])

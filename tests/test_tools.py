@@ -138,6 +138,7 @@ def test_two_process_cpu_training(tmp_path, monkeypatch):
     ] + tiny_shapes_options(data), tmp_path)
     assert result.returncode == 0, describe(result)
     log = result.stdout + result.stderr
+    assert 'terminate called' not in log  # a clean exit (see issue 16)
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     assert result.stdout.count('final evaluation:') == 1  # rank 0 only
     assert 'final evaluation: coco/bbox_mAP' in result.stdout
@@ -211,8 +212,8 @@ def test_missing_image_names_the_file(tmp_path):
 def test_work_dir_with_glob_characters_is_still_protected(tmp_path):
     from mmengine.config import Config
 
+    from mmdet_fasternet.apis.runner import apply_resume
     from mmdet_fasternet.errors import ToolError
-    from mmdet_fasternet.runtime import apply_resume
     work = tmp_path / 'run [1]*'
     work.mkdir()
     (work / 'epoch_1.pth').write_bytes(b'x')
@@ -283,3 +284,19 @@ def test_unknown_backbone_key_is_one_line_listing_accepted_keys(tmp_path):
         in line
     assert "accepted arguments are ['arch', 'in_channels'" in line
     assert '_delete_=True' in line
+
+
+@pytest.mark.parametrize('option,fragment', [
+    ('model.backbone.arch=x', "unknown arch 'x'; choose one of"),
+    ('model.backbone.out_indices=(0,5)', 'out_indices must be'),
+    ('model.backbone.frozen_stages=9', 'frozen_stages must be an int in'),
+])
+def test_bad_backbone_values_are_one_line(tmp_path, option, fragment):
+    result = run_tool([
+        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'work',
+        '--cfg-options', option
+    ], tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert 'Traceback' not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith('error: FasterNet: ') and fragment in line

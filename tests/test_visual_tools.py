@@ -1,13 +1,14 @@
 """tools/demo.py and tools/plot_curves.py: the pictures a user looks at.
 
 One tiny real training run (seconds) provides a checkpoint and the scalars
-mmengine logs; error paths run the tools' ``main`` in-process, which is
-faster than a subprocess per case.
+mmengine logs; error paths call the functions the tools call
+(``mmdet_fasternet.apis``) in-process, which is faster than a subprocess per
+case.
 """
-import importlib.util
 import json
 import re
-import sys
+from argparse import Namespace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,25 +21,38 @@ from tool_runner import (MASK_DEMO, TOOLS, describe, run_tool,
                          tiny_shapes_options)
 
 import mmdet_fasternet  # noqa: F401
+from mmdet_fasternet.apis.cli import run_cli
+from mmdet_fasternet.apis.curves import (find_scalar_logs, is_train,
+                                         merge_runs, plot_curves, read_records)
+from mmdet_fasternet.apis.inference import demo
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
-from mmdet_fasternet.runtime import run_cli
 
 
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def call(tool, **options) -> int:
+    """Run what a tool runs, in this process, as its command line would:
+    paths as strings, a user error as ``error: ...`` and exit status 1."""
+    args = Namespace(**{
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in options.items()
+    })
+    return run_cli(lambda: tool(args))
 
 
-demo = load_tool('demo')
-plot_curves = load_tool('plot_curves')
+def call_demo(inputs, config, **options) -> int:
+    """``tools/demo.py INPUTS CONFIG`` with its options' defaults."""
+    defaults = dict(
+        weights=None,
+        out_dir='work_dirs/demo',
+        pred_score_thr=0.3,
+        device=None,
+        force=False)
+    return call(demo, inputs=inputs, config=config, **{**defaults, **options})
 
 
-def call(tool, args, monkeypatch) -> int:
-    """Run a tool's main as its command line would, in this process."""
-    monkeypatch.setattr(sys, 'argv', ['tool'] + [str(a) for a in args])
-    return run_cli(tool.main)
+def call_plot_curves(work_dir, **options) -> int:
+    """``tools/plot_curves.py WORK_DIR`` with its options' defaults."""
+    defaults = dict(out=None, force=False)
+    return call(plot_curves, work_dir=work_dir, **{**defaults, **options})
 
 
 @pytest.fixture(scope='module')
@@ -117,17 +131,15 @@ def test_demo_without_weights_warns_and_draws(image, tmp_path):
     assert not (tmp_path / 'data').exists()  # no dataset was generated
 
 
-def test_demo_refuses_to_overwrite_pictures(image, tmp_path, monkeypatch,
-                                            capsys):
+def test_demo_refuses_to_overwrite_pictures(image, tmp_path, capsys):
     out = tmp_path / 'vis'
     out.mkdir()
     (out / image.name).write_bytes(b'earlier picture')
-    assert call(demo, [image, MASK_DEMO, '--out-dir', out], monkeypatch) == 1
+    assert call_demo(image, MASK_DEMO, out_dir=out) == 1
     assert 'already holds 1 of the pictures' in capsys.readouterr().err
     assert (out / image.name).read_bytes() == b'earlier picture'
     # Not even with --force over the input itself.
-    args = [image, MASK_DEMO, '--out-dir', image.parent, '--force']
-    assert call(demo, args, monkeypatch) == 1
+    assert call_demo(image, MASK_DEMO, out_dir=image.parent, force=True) == 1
     assert 'would replace them' in capsys.readouterr().err
 
 
@@ -137,24 +149,24 @@ def test_demo_reads_weights_weights_only(image, tmp_path, monkeypatch, capsys):
     ckpt, evil = tmp_path / 'fresh.pth', tmp_path / 'evil.pth'
     fresh_checkpoint(ckpt)
     out = tmp_path / 'vis'
-    args = [image, MASK_DEMO, '--weights', ckpt, '--out-dir', out]
-    assert call(demo, args, monkeypatch) == 0, capsys.readouterr().err
+    assert call_demo(
+        image, MASK_DEMO, weights=ckpt,
+        out_dir=out) == 0, capsys.readouterr().err
     assert f'-> {out / image.name}' in capsys.readouterr().out
 
     pwned = tmp_path / 'pwned'
     fresh_checkpoint(evil, extra=dict(payload=CreatesFile(pwned)))
-    args[3] = evil
-    assert call(demo, args + ['--force'], monkeypatch) == 1
+    assert call_demo(
+        image, MASK_DEMO, weights=evil, out_dir=out, force=True) == 1
     assert 'refusing to load checkpoint' in capsys.readouterr().err
     assert not pwned.exists()
 
 
-def test_demo_refuses_weights_of_another_model(image, tmp_path, monkeypatch,
-                                               capsys):
+def test_demo_refuses_weights_of_another_model(image, tmp_path, capsys):
     ckpt = tmp_path / 'no_mask_head.pth'
     fresh_checkpoint(ckpt, drop_prefix='roi_head.mask_head.')
-    args = [image, MASK_DEMO, '--weights', ckpt, '--out-dir', tmp_path / 'v']
-    assert call(demo, args, monkeypatch) == 1
+    assert call_demo(
+        image, MASK_DEMO, weights=ckpt, out_dir=tmp_path / 'v') == 1
     err = capsys.readouterr().err
     assert 'do not fit this config' in err and 'roi_head.mask_head' in err
     assert not (tmp_path / 'v').exists()
@@ -169,21 +181,22 @@ def test_demo_refuses_weights_of_another_model(image, tmp_path, monkeypatch,
     ('bad_threshold', 'must lie in [0, 1]'),
     ('bad_device', "--device 'gpu0'"),
 ])
-def test_demo_bad_arguments_are_one_line_errors(image, tmp_path, monkeypatch,
-                                                capsys, case, message):
+def test_demo_bad_arguments_are_one_line_errors(image, tmp_path, capsys, case,
+                                                message):
     (tmp_path / 'empty').mkdir()
     (tmp_path / 'notes.txt').write_text('x')
-    args = {
-        'missing_input': [tmp_path / 'nope.png', MASK_DEMO],
-        'empty_folder': [tmp_path / 'empty', MASK_DEMO],
-        'not_an_image': [tmp_path / 'notes.txt', MASK_DEMO],
-        'missing_config': [image, 'nope.py'],
-        'missing_weights': [image, MASK_DEMO, '--weights', 'nope.pth'],
-        'bad_threshold': [image, MASK_DEMO, '--pred-score-thr', '30'],
-        'bad_device': [image, MASK_DEMO, '--device', 'gpu0'],
-    }[case]
+    args = dict(inputs=image, config=MASK_DEMO)
+    args.update({
+        'missing_input': dict(inputs=tmp_path / 'nope.png'),
+        'empty_folder': dict(inputs=tmp_path / 'empty'),
+        'not_an_image': dict(inputs=tmp_path / 'notes.txt'),
+        'missing_config': dict(config='nope.py'),
+        'missing_weights': dict(weights='nope.pth'),
+        'bad_threshold': dict(pred_score_thr=30.0),
+        'bad_device': dict(device='gpu0'),
+    }[case])
     out = tmp_path / 'vis'
-    assert call(demo, args + ['--out-dir', out], monkeypatch) == 1
+    assert call_demo(out_dir=out, **args) == 1
     err = capsys.readouterr().err
     assert err.startswith('error: ') and message in err
     assert len(err.strip().splitlines()) == 1
@@ -211,7 +224,7 @@ def train_record(step, loss):
     return dict(loss=loss, loss_cls=loss / 2, lr=0.01, epoch=step, step=step)
 
 
-def test_plot_curves_merges_resumed_runs(tmp_path, monkeypatch, capsys):
+def test_plot_curves_merges_resumed_runs(tmp_path, capsys):
     work = tmp_path / 'work'
     # Epochs 1-3, then a resume from epoch 2 redoes epoch 3 and goes on to
     # 4; the second start was killed mid-write.
@@ -229,17 +242,13 @@ def test_plot_curves_merges_resumed_runs(tmp_path, monkeypatch, capsys):
             'step': 4
         }],
         tail='{"loss": 0.')
-    runs = [
-        plot_curves.read_records(p)
-        for p in plot_curves.find_scalar_logs(str(work))
-    ]
+    runs = [read_records(p) for p in find_scalar_logs(str(work))]
     assert [bad for _, bad in runs] == [0, 1]
-    train = plot_curves.merge_runs(
-        [[r for r in run if plot_curves.is_train(r)] for run, _ in runs])
+    train = merge_runs([[r for r in run if is_train(r)] for run, _ in runs])
     assert [(r['step'], r['loss']) for r in train] == [(1, 9.0), (2, 9.0),
                                                        (3, 1.0), (4, 1.0)]
 
-    assert call(plot_curves, [work], monkeypatch) == 0
+    assert call_plot_curves(work) == 0
     out = capsys.readouterr().out
     assert 'skipped 1 lines' in out
     assert '2 log(s), 4 iterations, loss 9.000 -> 1.000' in out
@@ -247,11 +256,10 @@ def test_plot_curves_merges_resumed_runs(tmp_path, monkeypatch, capsys):
     assert cv2.imread(str(work / 'curves.png')).shape == (400, 1000, 3)
 
 
-def test_plot_curves_without_validation_draws_the_loss_only(
-        tmp_path, monkeypatch):
+def test_plot_curves_without_validation_draws_the_loss_only(tmp_path):
     write_scalars(tmp_path, '20260101_000000',
                   [train_record(s, 2.0 / s) for s in (1, 2)])
-    assert call(plot_curves, [tmp_path], monkeypatch) == 0
+    assert call_plot_curves(tmp_path) == 0
     assert cv2.imread(str(tmp_path / 'curves.png')).shape == (400, 500, 3)
 
 
@@ -261,7 +269,7 @@ def test_plot_curves_without_validation_draws_the_loss_only(
     ('no_losses', 'hold no training losses'),
     ('not_png', '--out must end with .png'),
 ])
-def test_plot_curves_errors(tmp_path, monkeypatch, capsys, case, message):
+def test_plot_curves_errors(tmp_path, capsys, case, message):
     work = tmp_path / 'work'
     work.mkdir()
     if case == 'no_losses':
@@ -270,28 +278,27 @@ def test_plot_curves_errors(tmp_path, monkeypatch, capsys, case, message):
             'step': 1
         }])
     args = {
-        'missing': [tmp_path / 'nope'],
-        'no_logs': [work],
-        'no_losses': [work],
-        'not_png': [work, '--out', tmp_path / 'curves.pdf'],
+        'missing': dict(work_dir=tmp_path / 'nope'),
+        'no_logs': dict(work_dir=work),
+        'no_losses': dict(work_dir=work),
+        'not_png': dict(work_dir=work, out=tmp_path / 'curves.pdf'),
     }[case]
-    assert call(plot_curves, args, monkeypatch) == 1
+    assert call_plot_curves(**args) == 1
     err = capsys.readouterr().err
     assert err.startswith('error: ') and message in err
     assert not list(tmp_path.glob('**/curves.*'))
 
 
-def test_plot_curves_keeps_an_existing_out_file(tmp_path, monkeypatch, capsys):
+def test_plot_curves_keeps_an_existing_out_file(tmp_path, capsys):
     write_scalars(tmp_path, '20260101_000000',
                   [train_record(s, 2.0 / s) for s in (1, 2)])
     mine = tmp_path / 'mine.png'
     mine.write_bytes(b'my picture')
-    assert call(plot_curves, [tmp_path, '--out', mine], monkeypatch) == 1
+    assert call_plot_curves(tmp_path, out=mine) == 1
     assert 'already exists; pass --force' in capsys.readouterr().err
     assert mine.read_bytes() == b'my picture'
-    assert call(plot_curves, [tmp_path, '--out', mine, '--force'],
-                monkeypatch) == 0
+    assert call_plot_curves(tmp_path, out=mine, force=True) == 0
     assert cv2.imread(str(mine)) is not None
     missing = tmp_path / 'no' / 'such' / 'folder.png'
-    assert call(plot_curves, [tmp_path, '--out', missing], monkeypatch) == 1
+    assert call_plot_curves(tmp_path, out=missing) == 1
     assert 'does not exist' in capsys.readouterr().err

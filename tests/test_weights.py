@@ -21,8 +21,8 @@ from tool_runner import (MASK_DEMO, ROOT, TOOLS, describe, run_tool,
 
 import mmdet_fasternet  # noqa: F401
 from mmdet_fasternet import FasterNet
-from mmdet_fasternet.weights import (CheckpointError, load_pretrained,
-                                     official_to_timm)
+from mmdet_fasternet.errors import CheckpointError
+from mmdet_fasternet.models.pretrained import load_pretrained, official_to_timm
 
 HEAD = ('avgpool_pre_head.1.weight', 'head.weight', 'head.bias')
 
@@ -394,5 +394,5 @@ def test_mmengine_model_zoo_schemes_use_the_safe_loader():
     """open-mmlab://, torchvision:// ... call mmengine's load_from_http."""
     import mmengine.runner.checkpoint as mmengine_checkpoint
 
-    from mmdet_fasternet.weights import load_from_http_weights_only
+    from mmdet_fasternet.safe_loading import load_from_http_weights_only
     assert mmengine_checkpoint.load_from_http is load_from_http_weights_only

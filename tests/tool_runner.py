@@ -1,10 +1,13 @@
 """Run the project's tools as a user would: subprocesses in a scratch cwd."""
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import mmdet
 from mmengine.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -12,6 +15,8 @@ TOOLS = ROOT / 'tools'
 CONFIGS = ROOT / 'configs'
 MASK_DEMO = CONFIGS / 'demo' / 'mask_rcnn_fasternet_t0_shapes.py'
 RETINA_DEMO = CONFIGS / 'demo' / 'retinanet_fasternet_t0_shapes.py'
+# mmdet's own tools, as shipped in its wheel (what `mim train mmdet` runs).
+MMDET_TOOLS = Path(mmdet.__file__).parent / '.mim' / 'tools'
 
 
 def tiny_shapes_options(data_dir: Path,
@@ -57,6 +62,21 @@ def tiny_shapes_options(data_dir: Path,
     return opts
 
 
+def resumable_train_command(train_py: Path, work: Path, data: Path, *extra:
+                            str) -> List:
+    """The demo with ``train_py`` (ours or mmdet's): 2 deterministic epochs
+    of 1 iteration, with the demo's persistent data worker."""
+    opts = tiny_shapes_options(
+        data,
+        epochs=2,
+        validate=False,
+        input_size=64,
+        num_workers=1,
+        train_images=4)
+    return [train_py, MASK_DEMO, '--work-dir', work, *extra, '--cfg-options'
+            ] + opts + ['randomness.seed=0', 'randomness.deterministic=True']
+
+
 def _command(args: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
     env = dict(os.environ, PYTHONWARNINGS='ignore')
     env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
@@ -81,6 +101,22 @@ def start_tool(args: Sequence[str], cwd: Path, log: Path) -> subprocess.Popen:
     with open(log, 'w') as out:
         return subprocess.Popen(
             cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def kill_9_after_first_checkpoint(command: Sequence, cwd: Path,
+                                  work: Path) -> None:
+    """Start a training run and ``kill -9`` it as soon as its first
+    checkpoint is recorded (in the middle of the next epoch)."""
+    log = cwd / 'killed.log'
+    proc = start_tool(command, cwd, log)
+    deadline = time.time() + 300
+    while not (work / 'last_checkpoint').exists():
+        assert proc.poll() is None, log.read_text()
+        assert time.time() < deadline
+        time.sleep(0.02)
+    assert proc.poll() is None, log.read_text()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 def describe(result: subprocess.CompletedProcess) -> str:

@@ -9,13 +9,9 @@ Examples:
         --to timm
 """
 import argparse
-import os.path as osp
 
-from mmdet_fasternet.errors import ToolError
-from mmdet_fasternet.runtime import run_cli
-from mmdet_fasternet.weights import (describe_variant, extract_fasternet,
-                                     official_to_timm, read_checkpoint,
-                                     save_state_dict)
+from mmdet_fasternet.apis.cli import run_cli
+from mmdet_fasternet.apis.convert import convert
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,29 +32,5 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> None:
-    args = parse_args()
-    if osp.exists(args.dst) and not args.force:
-        raise ToolError(f'{args.dst!r} already exists; pass --force to '
-                        f'overwrite it.')
-    fmt = args.format or ('safetensors'
-                          if args.dst.endswith('.safetensors') else 'pth')
-    found = extract_fasternet(read_checkpoint(args.src))
-    variant = describe_variant(found.state_dict)
-    out = found.state_dict if args.to == 'official' else official_to_timm(
-        found.state_dict)
-    save_state_dict(
-        out,
-        args.dst,
-        fmt,
-        metadata=dict(
-            producer='mmdet-fasternet convert_checkpoint',
-            layout=args.to,
-            variant=variant))
-    print(f'read {args.src} ({found.kind}): {variant}')
-    print(f'wrote {args.dst}: {len(out)} tensors, {args.to} layout, {fmt}; '
-          f'dropped {found.dropped} tensors that are not FasterNet weights')
-
-
 if __name__ == '__main__':
-    raise SystemExit(run_cli(main))
+    raise SystemExit(run_cli(lambda: convert(parse_args())))

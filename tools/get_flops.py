@@ -7,11 +7,8 @@ Examples:
 """
 import argparse
 
-from mmengine.utils import ProgressBar
-
-from mmdet_fasternet.analysis import (MMDET2_UNCOUNTED, build_detector,
-                                      complexity, load_model_config)
-from mmdet_fasternet.runtime import add_shape_argument, check_shape, run_cli
+from mmdet_fasternet.apis.cli import add_shape_argument, run_cli
+from mmdet_fasternet.apis.flops import get_flops
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,30 +23,5 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> None:
-    args = parse_args()
-    check_shape(args.shape, 32)
-    rows = []
-    progress = ProgressBar(2 * len(args.configs))
-    for name in args.configs:
-        detector = build_detector(load_model_config(name))
-        for part, model in (('backbone', detector.backbone), ('detector',
-                                                              detector)):
-            result = complexity(model, tuple(args.shape))
-            rows.append((name, part, result))
-            progress.update()
-    print(f'\n\nat {args.shape[0]}x{args.shape[1]}, batch 1; detector = '
-          f'backbone + neck + dense heads + RoI heads on 1000 proposals '
-          f'(mask head on 100), as mmdet 2.x get_flops')
-    print('| config | part | params | FLOPs | FLOPs as mmdet 2.x counted |')
-    print('|---|---|---|---|---|')
-    for name, part, result in rows:
-        print(f'| {name} | {part} | {result.params / 1e6:.2f}M | '
-              f'{result.flops / 1e9:.1f}G | '
-              f'{result.flops_mmdet2 / 1e9:.1f}G |')
-    print(f'(the last column leaves out {", ".join(MMDET2_UNCOUNTED)}, '
-          f"which the authors' mmdet 2.x counts evidently did not count)")
-
-
 if __name__ == '__main__':
-    raise SystemExit(run_cli(main))
+    raise SystemExit(run_cli(lambda: get_flops(parse_args())))

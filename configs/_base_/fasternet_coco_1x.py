@@ -1,11 +1,10 @@
 # The FasterNet COCO recipe shared by every detector here: mmdet's COCO
-# instance data, 1x schedule and runtime, with the published settings.
+# instance data and 1x schedule, our runtime (mmdet's, with the safeguard
+# hooks), and the published settings.
 _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py'
+    'mmdet::_base_/schedules/schedule_1x.py', './default_runtime.py'
 ]
-custom_imports = dict(imports=['mmdet_fasternet'], allow_failed_imports=False)
 
 # The authors' ImageNet-1k weights, one per variant.
 __release = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'

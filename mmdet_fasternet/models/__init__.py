@@ -1,3 +1,4 @@
-from .fasternet import ARCH_SETTINGS, FasterNet
+from .fasternet import FasterNet
+from .variants import ARCH_SETTINGS
 
 __all__ = ['ARCH_SETTINGS', 'FasterNet']

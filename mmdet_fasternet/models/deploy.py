@@ -10,9 +10,8 @@ Elsewhere (CUDA, autocast, tracing, ONNX export, ``torch.compile``) the same
 folded arithmetic runs with standard ops.
 
 PConv keeps its split-and-concatenate form: writing the conv result into the
-input's first channels would change the block's shortcut, and measured here
-the alternatives (a reused buffer, a clone written in place, splitting the
-expanding conv in two, running the MLP over row tiles) were no faster.
+input's first channels would change the block's shortcut (docs/speed.md
+says which exact alternatives were timed).
 """
 from typing import Optional, Tuple
 
@@ -22,6 +21,7 @@ from mmcv.cnn import fuse_conv_bn
 from torch.nn.modules.batchnorm import _BatchNorm, _NormBase
 
 from ..errors import ConfigError
+from ..patches import has_forward_hooks
 
 ONEDNN_FUSION = (
     torch.backends.mkldnn.is_available()
@@ -136,9 +136,7 @@ class FusedStage(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i, block in enumerate(self):
             previous = self[i - 1] if i > 0 else None
-            inplace = previous is not None and not (
-                previous._forward_hooks
-                or torch.nn.modules.module._global_forward_hooks)
+            inplace = previous is not None and not has_forward_hooks(previous)
             x = block(x, inplace=inplace)
         return x
 

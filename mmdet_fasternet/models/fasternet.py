@@ -7,7 +7,7 @@ this layout the official ImageNet and COCO checkpoints load unchanged.
 """
 import inspect
 from contextlib import contextmanager, nullcontext
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -18,97 +18,12 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, UnknownArgumentError
 from .deploy import FusedBlock, FusedStage, check_foldable, fold_bn
+from .pretrained import load_pretrained
+from .variants import NUM_STAGES, is_int, resolve_arch
 
-# The published variants. drop_path_rate is the COCO recipe's value where the
-# authors trained detectors (S, M, L) and the ImageNet value otherwise.
-ARCH_SETTINGS: Dict[str, dict] = {
-    't0':
-    dict(
-        embed_dim=40,
-        depths=(1, 2, 8, 2),
-        act_cfg=dict(type='GELU'),
-        drop_path_rate=0.0),
-    't1':
-    dict(
-        embed_dim=64,
-        depths=(1, 2, 8, 2),
-        act_cfg=dict(type='GELU'),
-        drop_path_rate=0.02),
-    't2':
-    dict(
-        embed_dim=96,
-        depths=(1, 2, 8, 2),
-        act_cfg=dict(type='ReLU'),
-        drop_path_rate=0.05),
-    's':
-    dict(
-        embed_dim=128,
-        depths=(1, 2, 13, 2),
-        act_cfg=dict(type='ReLU'),
-        drop_path_rate=0.15),
-    'm':
-    dict(
-        embed_dim=144,
-        depths=(3, 4, 18, 3),
-        act_cfg=dict(type='ReLU'),
-        drop_path_rate=0.2),
-    'l':
-    dict(
-        embed_dim=192,
-        depths=(3, 4, 18, 3),
-        act_cfg=dict(type='ReLU'),
-        drop_path_rate=0.3),
-}
-# Keys a custom ``arch`` dict must give, and those it may give (with defaults).
-ARCH_REQUIRED_KEYS = ('embed_dim', 'depths', 'act_cfg')
-ARCH_OPTIONAL_KEYS = dict(drop_path_rate=0.0, n_div=4, mlp_ratio=2.0)
-NUM_STAGES = 4
 RESNET_ONLY_KEYS = {'depth', 'num_stages', 'style', 'strides', 'dilations'}
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def resolve_arch(arch: Union[str, dict]) -> dict:
-    """Return the full, validated settings of a variant name or custom dict."""
-    if isinstance(arch, str):
-        if arch.lower() not in ARCH_SETTINGS:
-            raise ValueError(
-                f'FasterNet: unknown arch {arch!r}; choose one of '
-                f'{sorted(ARCH_SETTINGS)} or pass a dict with keys '
-                f'{list(ARCH_REQUIRED_KEYS)}.')
-        return {**ARCH_OPTIONAL_KEYS, **ARCH_SETTINGS[arch.lower()]}
-    if not isinstance(arch, dict):
-        raise ValueError(f'FasterNet: arch must be a variant name or a dict, '
-                         f'got {type(arch).__name__} {arch!r}.')
-    missing = [k for k in ARCH_REQUIRED_KEYS if k not in arch]
-    if missing:
-        raise ValueError(f'FasterNet: arch dict {arch!r} is missing key(s) '
-                         f'{missing}; a custom arch needs '
-                         f'{list(ARCH_REQUIRED_KEYS)}.')
-    unknown = sorted(
-        set(arch) - set(ARCH_REQUIRED_KEYS) - set(ARCH_OPTIONAL_KEYS))
-    if unknown:
-        raise ValueError(
-            f'FasterNet: arch dict has unknown key(s) {unknown}; accepted '
-            f'keys are {list(ARCH_REQUIRED_KEYS) + list(ARCH_OPTIONAL_KEYS)}.')
-    settings = {**ARCH_OPTIONAL_KEYS, **arch}
-    depths = settings['depths']
-    if (not isinstance(depths, (list, tuple)) or len(depths) != NUM_STAGES
-            or not all(_is_int(d) and d >= 1 for d in depths)):
-        raise ValueError(f'FasterNet: arch depths must be {NUM_STAGES} '
-                         f'positive ints, got {depths!r}.')
-    embed_dim, n_div = settings['embed_dim'], settings['n_div']
-    if not _is_int(n_div) or n_div < 1:
-        raise ValueError(f'FasterNet: arch n_div must be an int >= 1, got '
-                         f'{n_div!r}.')
-    if not _is_int(embed_dim) or embed_dim < n_div:
-        raise ValueError(f'FasterNet: arch embed_dim must be an int >= n_div '
-                         f'({n_div}), got {embed_dim!r}.')
-    return settings
 
 
 class PartialConv(nn.Module):
@@ -241,19 +156,19 @@ def _unknown_keys_message(unknown: dict) -> str:
 
 
 def _check_out_indices(out_indices: Union[int, Sequence[int]]) -> Tuple[int]:
-    if _is_int(out_indices):
+    if is_int(out_indices):
         out_indices = (out_indices, )
     allowed = f'a non-empty sequence of distinct ints in 0..{NUM_STAGES - 1}'
     if not isinstance(out_indices, (list, tuple)) or not out_indices:
-        raise ValueError(f'FasterNet: out_indices must be {allowed}, got '
-                         f'{out_indices!r}.')
+        raise ConfigError(f'FasterNet: out_indices must be {allowed}, got '
+                          f'{out_indices!r}.')
     for i in out_indices:
-        if not _is_int(i) or not 0 <= i < NUM_STAGES:
-            raise ValueError(f'FasterNet: out_indices must be {allowed}; '
-                             f'{i!r} in {out_indices!r} is not.')
+        if not is_int(i) or not 0 <= i < NUM_STAGES:
+            raise ConfigError(f'FasterNet: out_indices must be {allowed}; '
+                              f'{i!r} in {out_indices!r} is not.')
     if len(set(out_indices)) != len(out_indices):
-        raise ValueError(f'FasterNet: out_indices must be {allowed}; '
-                         f'{out_indices!r} has duplicates.')
+        raise ConfigError(f'FasterNet: out_indices must be {allowed}; '
+                          f'{out_indices!r} has duplicates.')
     return tuple(sorted(out_indices))
 
 
@@ -289,8 +204,8 @@ class FasterNet(BaseModule):
         norm_cfg: Norm layers, e.g. ``dict(type='SyncBN')`` for multi-GPU.
         init_cfg: None gives Kaiming-normal conv weights (fan_out, as
             mmdet's ResNet), which train from scratch much faster than the
-            authors' truncated normal (std 0.02): the shapes demo reached
-            bbox mAP 0.180 vs 0.078 after 4 epochs. For real work use
+            authors' truncated normal (std 0.02; the README has the demo's
+            figures). For real work use
             ``dict(type='Pretrained', checkpoint=...)``.
     """
 
@@ -306,25 +221,25 @@ class FasterNet(BaseModule):
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
                  **unknown) -> None:
         if unknown:
-            raise ConfigError(_unknown_keys_message(unknown))
+            raise UnknownArgumentError(_unknown_keys_message(unknown))
         if init_cfg is None:
             init_cfg = dict(type='Kaiming', layer='Conv2d')
         super().__init__(init_cfg=init_cfg)
         settings = resolve_arch(arch)
-        if not _is_int(in_channels) or in_channels < 1:
-            raise ValueError(f'FasterNet: in_channels must be an int >= 1, '
-                             f'got {in_channels!r}.')
+        if not is_int(in_channels) or in_channels < 1:
+            raise ConfigError(f'FasterNet: in_channels must be an int >= 1, '
+                              f'got {in_channels!r}.')
         self.out_indices = _check_out_indices(out_indices)
-        if not _is_int(frozen_stages) or not (-1 <= frozen_stages <=
-                                              NUM_STAGES):
-            raise ValueError(f'FasterNet: frozen_stages must be an int in '
-                             f'-1..{NUM_STAGES}, got {frozen_stages!r}.')
+        if not is_int(frozen_stages) or not (-1 <= frozen_stages <=
+                                             NUM_STAGES):
+            raise ConfigError(f'FasterNet: frozen_stages must be an int in '
+                              f'-1..{NUM_STAGES}, got {frozen_stages!r}.')
         if drop_path_rate is None:
             drop_path_rate = settings['drop_path_rate']
         if isinstance(drop_path_rate, bool) or not isinstance(
                 drop_path_rate, (int, float)) or not 0 <= drop_path_rate < 1:
-            raise ValueError(f'FasterNet: drop_path_rate must be in [0, 1), '
-                             f'got {drop_path_rate!r}.')
+            raise ConfigError(f'FasterNet: drop_path_rate must be in [0, 1), '
+                              f'got {drop_path_rate!r}.')
         self.arch_settings = settings
         self.in_channels = in_channels
         self.frozen_stages = frozen_stages
@@ -366,7 +281,6 @@ class FasterNet(BaseModule):
         """``init_cfg=dict(type='Pretrained', checkpoint=...)`` goes through
         this project's loader: any published layout, weights-only
         unpickling, and an error instead of a silent partial load."""
-        from ..weights import load_pretrained  # imports this module
         cfgs = self.init_cfg if isinstance(self.init_cfg,
                                            list) else [self.init_cfg]
         pretrained = [
@@ -385,7 +299,7 @@ class FasterNet(BaseModule):
                 "FasterNet: init_cfg type 'Pretrained' needs a checkpoint "
                 f"(a path or URL), got {pretrained[0].get('checkpoint')!r}.")
         load_pretrained(self, pretrained[0]['checkpoint'])
-        self._is_init = True
+        self.is_init = True
 
     @property
     def min_input_size(self) -> int:
@@ -448,13 +362,13 @@ class FasterNet(BaseModule):
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ConfigError(
                 f'FasterNet expected an input of shape (N, '
                 f'{self.in_channels}, H, W) with {self.in_channels} '
                 f'channels, got shape {tuple(x.shape)}; set in_channels to '
                 f'match your images.')
         if min(x.shape[-2:]) < self.min_input_size:
-            raise ValueError(
+            raise ConfigError(
                 f'FasterNet needs height and width >= {self.min_input_size} '
                 f'(stride {self.min_input_size} at the last stage), got '
                 f'{tuple(x.shape[-2:])}; resize or pad the input.')

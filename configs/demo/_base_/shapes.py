@@ -1,7 +1,6 @@
 # The embedded demo: synthetic shapes, generated on first use under
 # data/shapes/, and a from-scratch schedule that converges on 2 CPU cores.
-_base_ = 'mmdet::_base_/default_runtime.py'
-custom_imports = dict(imports=['mmdet_fasternet'], allow_failed_imports=False)
+_base_ = '../../_base_/default_runtime.py'
 
 data_root = 'data/shapes/'
 image_size = 256

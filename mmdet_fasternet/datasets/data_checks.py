@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional, Tuple
 from mmdet.registry import DATASETS
 from mmengine.config import Config
 
-from .errors import DataError
+from ..errors import DataError
 
 # (config key, dataset config) for every dataset a config would read.
 DatasetRef = Tuple[str, dict]

@@ -10,11 +10,12 @@ import shlex
 from typing import Optional
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 
-from .checkpointing import recorded_latest
-from .errors import TrainingError
+from ...checkpoint_files import recorded_latest
+from ...errors import TrainingError
 
 FIX = ('Common fixes: a lower learning rate (optim_wrapper.optimizer.lr), '
        'gradient clipping (optim_wrapper.clip_grad=dict(max_norm=10)) or a '
@@ -33,6 +34,7 @@ def _last_good(runner) -> str:
             f'--work-dir NEW_DIR).')
 
 
+@HOOKS.register_module()
 class NonFiniteLossHook(Hook):
     """Raise TrainingError when any rank's loss is NaN or infinite.
 

@@ -5,17 +5,19 @@ resumed at epoch k therefore starts epoch k with freshly seeded generators,
 while the uninterrupted run carries the state that epochs 1..k-1 (and
 validation) left behind: different flips, different sampled RoIs, other
 weights. With ``randomness.deterministic=True`` every epoch is instead
-seeded from (seed, epoch) alone, and the training workers are restarted
-each epoch, since persistent workers carry their generators across epochs.
+seeded from (seed, epoch) alone, and persistent training data workers are
+restarted each epoch, since they carry their generators across epochs.
 """
 import logging
 import random
 
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+
+from ...patches import restart_persistent_workers
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -23,33 +25,31 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+@HOOKS.register_module()
 class EpochSeedHook(Hook):
     """Seed python, numpy and torch from (seed, epoch) before each epoch,
-    when the Runner is deterministic."""
+    and start new training data workers, when the Runner is deterministic.
+    """
 
     # Before any other hook could draw a random number in this epoch.
     priority = 'VERY_HIGH'
 
+    def __init__(self) -> None:
+        self._said_so = False
+
     def before_train_epoch(self, runner) -> None:
         if not runner.deterministic:
             return
+        if (restart_persistent_workers(runner.train_dataloader)
+                and not self._said_so):
+            print_log(
+                'randomness.deterministic: the training data workers '
+                'restart every epoch, so that a resumed run repeats the '
+                'uninterrupted one exactly.',
+                logger='current',
+                level=logging.INFO)
+            self._said_so = True
         seed = epoch_seed(runner.seed, runner.epoch)
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)  # every device's generator
-
-
-def restart_workers_each_epoch(cfg: Config) -> None:
-    """Turn off ``persistent_workers`` of the training loader when the run
-    is deterministic (see the module docstring)."""
-    loader = cfg.get('train_dataloader') or {}
-    if not (cfg.get('randomness') or {}).get('deterministic'):
-        return
-    if loader.get('num_workers', 0) > 0 and loader.get('persistent_workers'):
-        loader['persistent_workers'] = False
-        print_log(
-            'randomness.deterministic: the training data workers restart '
-            'every epoch (persistent_workers=False), so that a resumed run '
-            'repeats the uninterrupted one exactly.',
-            logger='current',
-            level=logging.INFO)

@@ -6,10 +6,8 @@ polygons of fewer than 3 points (ignoring an object left with none), all
 without a word. ``audit_annotations`` reads each annotation file once more
 (about as long as the dataset's own load): an unknown category id is an
 error, the skipped boxes and polygons are counted in the run's log.
-
-pycocotools' mask evaluation crashes on such a polygon (it takes one of 4
-numbers for a box); ``DegeneratePolygonsHook`` applies the training rule
-to the evaluators' ground truth first.
+``drop_degenerate_polygons`` applies the training rule to the evaluators'
+ground truth (``DegeneratePolygonsHook``).
 """
 import logging
 from typing import List, Optional, Tuple
@@ -17,11 +15,10 @@ from typing import List, Optional, Tuple
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from ..errors import DataError
 from .data_checks import dataset_configs, read_json, resolve_path
-from .errors import DataError
 
 
 def _zero_area(ann: dict, size: Tuple[float, float]) -> bool:
@@ -138,21 +135,3 @@ def drop_degenerate_polygons(ann: dict) -> None:
         kept = [[x, y, x + w, y, x + w, y + h, x, y + h]]
         ann['iscrowd'] = 1
     ann['segmentation'] = kept
-
-
-class DegeneratePolygonsHook(Hook):
-    """Clean the ground truth CocoMetric loaded before it evaluates."""
-
-    def before_val(self, runner) -> None:
-        self._clean(runner.val_evaluator)
-
-    def before_test(self, runner) -> None:
-        self._clean(runner.test_evaluator)
-
-    @staticmethod
-    def _clean(evaluator) -> None:
-        for metric in evaluator.metrics:
-            coco = getattr(metric, '_coco_api', None)
-            if coco is not None:
-                for ann in coco.anns.values():
-                    drop_degenerate_polygons(ann)

@@ -1,86 +1,22 @@
-"""Checkpoints that survive ``kill -9``: atomic writes, and resuming from
-the newest *complete* checkpoint.
+"""Is a checkpoint file whole, and which one does ``--resume`` continue?
 
-mmengine writes a checkpoint straight to its final name and never fsyncs,
-so a kill (or a crash before the data reach the disk) during a save leaves
-a truncated ``epoch_N.pth``, which ``last_checkpoint`` may already name:
-mmengine rewrites ``epoch_N.pth`` when a new best score arrives. Here the
-bytes go to a temporary file in the same folder, are fsynced, and are
-renamed into place, so a checkpoint is whole or absent.
+mmengine (without ``AtomicCheckpointHook``) writes a checkpoint straight to
+its final name, so a kill during a save leaves a truncated ``epoch_N.pth``
+that ``last_checkpoint`` may already name; these checks find that out
+before anything is built.
 """
-import glob
 import logging
 import os
 import os.path as osp
 import re
-import uuid
 import zipfile
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
-from mmengine.fileio import LocalBackend, register_backend
-from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 from .errors import CheckpointError, ToolError
 
-ATOMIC_BACKEND = 'atomic_local'
 _RESUMABLE = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
-
-
-def _fsync_dir(directory: str) -> None:
-    """Make the rename itself durable (where directories can be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend whose ``put`` is atomic and durable."""
-
-    def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
-        filepath = os.fspath(filepath)
-        directory = osp.dirname(osp.abspath(filepath))
-        os.makedirs(directory, exist_ok=True)
-        prefix = osp.join(directory, f'.{osp.basename(filepath)}.')
-        # Leftovers of an earlier save of this name that was killed.
-        for stale in glob.glob(glob.escape(prefix) + '*.tmp'):
-            os.remove(stale)
-        tmp = f'{prefix}{uuid.uuid4().hex}.tmp'
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            with os.fdopen(fd, 'wb') as f:
-                f.write(obj)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, filepath)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
-        _fsync_dir(directory)
-
-
-register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
-
-
-def use_atomic_checkpoints(runner: Runner) -> None:
-    """Route the CheckpointHooks' local saves through AtomicLocalBackend.
-
-    Set on the built hooks rather than in the config, so the config dumped
-    into the work dir stays loadable without this package. Hooks that
-    write elsewhere (``backend_args``, a remote ``out_dir``) are left alone.
-    """
-    for hook in runner.hooks:
-        if (isinstance(hook, CheckpointHook) and hook.backend_args is None
-                and hook.file_client_args is None
-                and '://' not in str(hook.out_dir or '')):
-            hook.backend_args = dict(backend=ATOMIC_BACKEND)
 
 
 def checkpoint_problem(path: str) -> Optional[str]:

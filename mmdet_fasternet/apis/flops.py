@@ -8,8 +8,8 @@ backbone, neck and dense heads, plus for two-stage detectors the RoI heads on
 multiply-add as one FLOP and skips ops it has no formula for (RoIAlign, NMS,
 elementwise additions).
 """
+import argparse
 import logging
-import os.path as osp
 from contextlib import contextmanager
 from typing import Iterator, NamedTuple, Tuple
 
@@ -23,8 +23,10 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
+from mmengine.utils import ProgressBar
 
-from .errors import ToolError
+from ..errors import ToolError, require_file
+from .cli import check_shape
 
 NUM_PROPOSALS = 1000
 
@@ -108,8 +110,7 @@ def load_model_config(name: str) -> Config:
         except FileNotFoundError as exc:
             raise ToolError(f'{name!r} is not a config shipped with mmdet '
                             f'(look under mmdet/.mim/configs/).') from exc
-    if not osp.isfile(name):
-        raise ToolError(f'config file {name!r} does not exist.')
+    require_file(name, 'config file')
     return Config.fromfile(name)
 
 
@@ -117,3 +118,29 @@ def build_detector(cfg: Config) -> BaseDetector:
     """The detector of a config, weights left at their initial values."""
     register_all_modules()
     return MODELS.build(cfg.model)
+
+
+def get_flops(args: argparse.Namespace) -> None:
+    """tools/get_flops.py: print a table of the parameters and FLOPs of each
+    config's backbone and detector at ``args.shape``."""
+    check_shape(args.shape, 32)
+    rows = []
+    progress = ProgressBar(2 * len(args.configs))
+    for name in args.configs:
+        detector = build_detector(load_model_config(name))
+        for part, model in (('backbone', detector.backbone), ('detector',
+                                                              detector)):
+            result = complexity(model, tuple(args.shape))
+            rows.append((name, part, result))
+            progress.update()
+    print(f'\n\nat {args.shape[0]}x{args.shape[1]}, batch 1; detector = '
+          f'backbone + neck + dense heads + RoI heads on {NUM_PROPOSALS} '
+          f'proposals (mask head on 100), as mmdet 2.x get_flops')
+    print('| config | part | params | FLOPs | FLOPs as mmdet 2.x counted |')
+    print('|---|---|---|---|---|')
+    for name, part, result in rows:
+        print(f'| {name} | {part} | {result.params / 1e6:.2f}M | '
+              f'{result.flops / 1e9:.1f}G | '
+              f'{result.flops_mmdet2 / 1e9:.1f}G |')
+    print(f'(the last column leaves out {", ".join(MMDET2_UNCOUNTED)}, '
+          f"which the authors' mmdet 2.x counts evidently did not count)")

@@ -1,0 +1,1 @@
+"""What the tools run: each tool is argparse plus one call in here."""

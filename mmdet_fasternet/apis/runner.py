@@ -1,0 +1,141 @@
+"""What tools/train.py and tools/test.py add to mmengine's Runner.
+
+The safeguards themselves are hooks declared in the configs (see
+``engine/hooks``), so every entry point gets them; a command-line tool
+adds what only it can: the config file and options, work-dir protection,
+a CPU-only (gloo) start for torchrun, data-path checks before anything is
+built, and one-line errors.
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
+
+import torch
+from mmdet.evaluation import DumpDetResults
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from ..checkpoint_files import (latest_complete_checkpoint,
+                                require_complete_checkpoint)
+from ..datasets.data_checks import check_dataset_paths, explain_data_error
+from ..engine.distributed import start_cpu_process_group
+from ..errors import ToolError, UserError, refuse_overwrite, require_file
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config of ``args.config`` with the command line applied."""
+    # Old launchers pass --local_rank; mmengine reads LOCAL_RANK.
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    require_file(args.config, 'config file')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif not cfg.get('work_dir'):
+        name = osp.splitext(osp.basename(args.config))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    return cfg
+
+
+def existing_checkpoints(work_dir: str) -> List[str]:
+    found = glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
+    if osp.exists(osp.join(work_dir, 'last_checkpoint')):
+        found.append(osp.join(work_dir, 'last_checkpoint'))
+    return sorted(found)
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``--resume`` (newest complete checkpoint of the work dir),
+    ``--resume PATH``, or a new run (from ``load_from`` if set).
+
+    A new run refuses a work dir that already holds another run's
+    checkpoints instead of overwriting them. A checkpoint to be loaded must
+    be complete, or the error names it before anything is built.
+    """
+    if resume is None:
+        found = existing_checkpoints(cfg.work_dir)
+        if found:
+            names = ', '.join(osp.basename(f) for f in found[:3])
+            raise ToolError(
+                f'work dir {cfg.work_dir!r} already holds checkpoints of '
+                f'another run ({names}); pass --resume to continue it, or '
+                f'choose another --work-dir. Nothing was overwritten.')
+        if cfg.get('load_from'):
+            require_complete_checkpoint(cfg.load_from, 'load_from')
+        cfg.resume = False
+        return
+    if resume == 'auto':
+        resume = latest_complete_checkpoint(cfg.work_dir)
+    require_complete_checkpoint(resume, '--resume: checkpoint')
+    cfg.resume = True
+    cfg.load_from = resume
+
+
+def build_runner(cfg: Config, splits: List[str]) -> Runner:
+    """The Runner, once the data paths are checked."""
+    check_dataset_paths(cfg, splits)
+    start_cpu_process_group(cfg)
+    return Runner.from_cfg(cfg)
+
+
+@contextmanager
+def explain_failures(cfg: Config, splits: List[str]) -> Iterator[None]:
+    """Re-raise data failures inside the Runner as one-line ToolErrors."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:
+        message = explain_data_error(exc, cfg, splits)
+        if message is None:
+            raise
+        raise ToolError(message) from exc
+
+
+def train(args: argparse.Namespace) -> None:
+    """tools/train.py: train the config's detector."""
+    cfg = load_config(args)
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise ToolError('--amp needs a CUDA GPU; drop it on CPU.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ToolError(f'--auto-scale-lr: {args.config} has no '
+                            f'auto_scale_lr.base_batch_size.')
+        cfg.auto_scale_lr.enable = True
+    apply_resume(cfg, args.resume)
+    splits = ['train', 'val'] if cfg.get('val_cfg') else ['train']
+    runner = build_runner(cfg, splits)
+    with explain_failures(cfg, splits):
+        runner.train()
+
+
+def test(args: argparse.Namespace) -> None:
+    """tools/test.py: evaluate a checkpoint with the config's evaluator."""
+    cfg = load_config(args)
+    require_complete_checkpoint(args.checkpoint, 'checkpoint')
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ToolError(f'--out must end with .pkl, got {args.out!r}.')
+        refuse_overwrite(args.out, '--out')
+    if args.show_dir:
+        cfg.default_hooks.visualization.update(
+            draw=True, test_out_dir=args.show_dir)
+    if args.deploy:
+        cfg.custom_hooks = list(cfg.get('custom_hooks',
+                                        [])) + [dict(type='DeployHook')]
+    runner = build_runner(cfg, ['test'])
+    with explain_failures(cfg, ['test']):
+        if args.out:  # builds the test loop: dataset and evaluator
+            runner.test_evaluator.metrics.append(
+                DumpDetResults(out_file_path=args.out))
+        runner.test()

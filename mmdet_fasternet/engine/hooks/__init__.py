@@ -1,0 +1,12 @@
+from .annotation_audit_hook import AnnotationAuditHook
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .degenerate_polygons_hook import DegeneratePolygonsHook
+from .deploy_hook import DeployHook
+from .epoch_seed_hook import EpochSeedHook
+from .metrics_summary_hook import MetricsSummaryHook
+from .non_finite_loss_hook import NonFiniteLossHook
+
+__all__ = [
+    'AnnotationAuditHook', 'AtomicCheckpointHook', 'DegeneratePolygonsHook',
+    'DeployHook', 'EpochSeedHook', 'MetricsSummaryHook', 'NonFiniteLossHook'
+]

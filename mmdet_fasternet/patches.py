@@ -1,0 +1,168 @@
+"""Every place this package relies on a private internal of mmengine, mmdet
+or torch, or changes their behaviour, and why.
+
+``apply_patches`` runs once when ``mmdet_fasternet`` is imported. The rest
+are subclasses overriding private methods and helpers reading private
+attributes, kept here so that an upgrade that renames one breaks
+``tests/test_patches.py`` by the symbol's name, not a user's run.
+``UPSTREAM_SYMBOLS`` lists each symbol with its reason.
+"""
+import logging
+from typing import Any, Callable, Dict, Optional
+
+import mmengine.runner.checkpoint as mmengine_checkpoint
+import torch
+from mmdet.apis import DetInferencer
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch import nn
+
+from .datasets.metainfo import config_metainfo
+from .safe_loading import (load_from_http_weights_only, load_state_strictly,
+                           read_checkpoint)
+
+UPSTREAM_SYMBOLS: Dict[str, str] = {
+    'mmengine.runner.checkpoint.load_from_http':
+    'unpickles downloads with weights_only=False; replaced (open-mmlab://, '
+    'torchvision:// and http(s):// URLs)',
+    'mmengine.runner.checkpoint.CheckpointLoader.register_scheme':
+    'public, but the http(s) scheme it replaces is mmengine-internal',
+    'mmengine.config.DictAction._parse_iterable':
+    '--cfg-options: mmengine deletes the spaces of every value',
+    'mmengine.config.DictAction._parse_int_float_bool':
+    '--cfg-options: how a single value is parsed',
+    'mmdet.apis.DetInferencer._load_weights_to_model':
+    'demo weights: weights-only, strict, class names from the checkpoint',
+    'mmdet.apis.DetInferencer._init_collate':
+    "demo: skips mmengine's warning about mmdet's missing FUNCTIONS registry",
+    'mmdet.evaluation.CocoMetric._coco_api':
+    "the evaluator's ground truth (an attribute set in __init__)",
+    'torch.nn.Module._forward_hooks':
+    'deploy: a fused block writes in place only where no hook saw its input',
+    'torch.nn.modules.module._global_forward_hooks':
+    'deploy: the same, for hooks registered on every module',
+    'mmengine.logging.history_buffer.HistoryBuffer._statistics_methods':
+    'weights-only loading: the statistics a checkpoint may name',
+    'torch.utils.data.DataLoader._iterator':
+    "deterministic resume: a persistent loader's workers are restarted",
+    'torch.utils.data.dataloader._MultiProcessingDataLoaderIter'
+    '._shutdown_workers':
+    'deterministic resume: how they are ended',
+}
+
+_applied = False
+
+
+def apply_patches() -> None:
+    """Make mmengine load checkpoint URLs weights-only, and import
+    ``torch.distributed.nn`` while no process group exists (idempotent).
+
+    ``torch.distributed.nn.functional`` binds ``group.WORLD`` as default
+    arguments when first imported; imported after ``init_process_group``
+    (DDP does so), it keeps the group and its threads alive to the end of
+    the interpreter (see ``engine/distributed.py``).
+    """
+    global _applied
+    if _applied:
+        return
+    import torch.distributed.nn  # noqa: F401
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'),
+        loader=load_from_http_weights_only,
+        force=True)
+    # open-mmlab://, torchvision:// and friends call the module function.
+    mmengine_checkpoint.load_from_http = load_from_http_weights_only
+    _applied = True
+
+
+class ConfigOptionsAction(DictAction):
+    """mmengine's DictAction, except that a single value keeps its spaces.
+
+    mmengine deletes every space of a value (so that ``[1, 2]`` parses),
+    which turns ``data_root=/data/my coco/`` into ``/data/mycoco/``. Lists,
+    tuples and comma-separated values parse as before; one pair of
+    surrounding quotes is still removed.
+    """
+
+    @staticmethod
+    def _parse_iterable(val: str) -> Any:
+        text = val.strip()
+        if text[:1] in '([' or ',' in text:
+            return DictAction._parse_iterable(val)
+        if len(text) > 1 and text[0] == text[-1] and text[0] in '\'"':
+            text = text[1:-1]
+        return DictAction._parse_int_float_bool(text)
+
+
+class SafeDetInferencer(DetInferencer):
+    """DetInferencer that reads ``weights`` weights-only and strictly.
+
+    mmengine's loader calls ``torch.load`` without ``weights_only``, which
+    unpickles anything on torch < 2.6 or under
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``; ``read_checkpoint`` always passes
+    ``weights_only=True``. Weights that do not fit the config are an error,
+    not a half-random model, and class names come from the checkpoint or the
+    config, never COCO's by default.
+    """
+
+    def __init__(self, config: Config, weights: Optional[str],
+                 device: str) -> None:
+        self.weights_source = weights
+        super().__init__(
+            model=config, weights=None, device=device, show_progress=False)
+
+    def _load_weights_to_model(self, model: nn.Module, checkpoint: None,
+                               cfg: Config) -> None:
+        meta = config_metainfo(cfg)
+        if self.weights_source is None:
+            print_log(
+                'no --weights: the model is untrained, its detections are '
+                'random.',
+                logger='current',
+                level=logging.WARNING)
+        else:
+            ckpt = read_checkpoint(self.weights_source)
+            load_state_strictly(model, ckpt, self.weights_source)
+            saved = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+            if 'dataset_meta' in saved:
+                meta.update({
+                    k.lower(): v
+                    for k, v in saved['dataset_meta'].items()
+                })
+            elif 'CLASSES' in saved:  # mmdet 2.x
+                meta['classes'] = saved['CLASSES']
+        meta.setdefault('palette', 'random')
+        model.dataset_meta = meta
+
+    def _init_collate(self, cfg: Config) -> Callable:
+        # mmengine's lookup warns that mmdet has no FUNCTIONS registry, then
+        # falls back to pseudo_collate: go there directly unless the config
+        # names a collate function.
+        if cfg.get('test_dataloader', {}).get('collate_fn'):
+            return super()._init_collate(cfg)
+        return pseudo_collate
+
+
+def coco_ground_truth(metric: Any) -> Optional[Any]:
+    """The COCO api a CocoMetric evaluates against, or None."""
+    return getattr(metric, '_coco_api', None)
+
+
+def has_forward_hooks(module: nn.Module) -> bool:
+    """Whether a forward hook, the module's own or a global one, sees the
+    module's output (and may keep it)."""
+    return bool(module._forward_hooks
+                or torch.nn.modules.module._global_forward_hooks)
+
+
+def restart_persistent_workers(loader: torch.utils.data.DataLoader) -> bool:
+    """End a persistent loader's workers, so the next epoch starts new ones
+    seeded afresh; True if there were any."""
+    iterator = getattr(loader, '_iterator', None)
+    if iterator is None:
+        return False
+    iterator._shutdown_workers()
+    loader._iterator = None
+    return True
