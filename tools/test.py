@@ -6,7 +6,7 @@ Example:
 import argparse
 
 from mmdet_fasternet.apis.cli import add_common_arguments, run_cli
-from mmdet_fasternet.apis.runner import test
+from mmdet_fasternet.apis.runner import evaluate
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,4 +29,4 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == '__main__':
-    raise SystemExit(run_cli(lambda: test(parse_args())))
+    raise SystemExit(run_cli(lambda: evaluate(parse_args())))

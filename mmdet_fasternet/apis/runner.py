@@ -117,7 +117,7 @@ def train(args: argparse.Namespace) -> None:
         runner.train()
 
 
-def test(args: argparse.Namespace) -> None:
+def evaluate(args: argparse.Namespace) -> None:
     """tools/test.py: evaluate a checkpoint with the config's evaluator."""
     cfg = load_config(args)
     require_complete_checkpoint(args.checkpoint, 'checkpoint')

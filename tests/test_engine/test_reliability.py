@@ -87,6 +87,7 @@ def reference(tmp_path_factory):
 # Faults --------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_kill_9_then_resume_equals_the_uninterrupted_run(reference, tmp_path):
     work = tmp_path / 'work'
     kill_9_after_first_checkpoint(
@@ -139,6 +140,7 @@ def test_truncated_load_from_is_refused_before_anything_is_built(tmp_path):
         apply_resume(cfg, None)
 
 
+@pytest.mark.e2e
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
         reference, tmp_path):
     work = tmp_path / 'work'
@@ -436,6 +438,7 @@ def odd_config(tmp_path: Path, data: Path, workers: int = 0) -> Path:
     return config
 
 
+@pytest.mark.e2e
 def test_odd_images_and_annotations_train_and_test(tmp_path):
     """Grayscale, RGBA, 16-bit, 8x8, 4000x100 and unannotated images train
     (empty ones are not filtered out here) and evaluate;

@@ -4,9 +4,7 @@ import json
 import pytest
 from mmengine.config import Config
 
-from mmdet_fasternet.datasets.annotation_audit import (audit_annotations,
-                                                       drop_degenerate_polygons
-                                                       )
+from mmdet_fasternet.datasets import annotation_audit
 from mmdet_fasternet.datasets.data_checks import (check_dataset_paths,
                                                   dataset_configs,
                                                   explain_data_error)
@@ -163,7 +161,7 @@ def test_audit_refuses_category_ids_missing_from_categories(tmp_path):
             DataError,
             match=r'train.json.*category ids not in its '
             r'"categories": 7 \(used by 1 of 2 annotations; defined: 1\)'):
-        audit_annotations(audit_cfg(tmp_path), ['train'])
+        annotation_audit.audit_annotations(audit_cfg(tmp_path), ['train'])
 
 
 def test_audit_counts_what_mmdet_skips(tmp_path, monkeypatch):
@@ -178,13 +176,14 @@ def test_audit_counts_what_mmdet_skips(tmp_path, monkeypatch):
             box(100, 10, 5, 5),  # right of the image
             box(1, 1, 5, 5, [1, 1, 6, 6]),  # 2 points
         ]))
-    audit_annotations(audit_cfg(tmp_path), ['train'])
+    annotation_audit.audit_annotations(audit_cfg(tmp_path), ['train'])
     assert logged.pop().endswith(
         '(train_dataloader.dataset.ann_file): skipped 2 of 4 annotations '
         'whose box has no area in the image, and 1 of 2 polygons with fewer '
         'than 3 points.')
     # Without masks, polygons do not matter.
-    audit_annotations(audit_cfg(tmp_path, with_mask=False), ['train'])
+    annotation_audit.audit_annotations(
+        audit_cfg(tmp_path, with_mask=False), ['train'])
     assert 'polygons' not in logged.pop()
 
 
@@ -197,8 +196,9 @@ def test_audit_refuses_objects_without_a_mask_when_masks_load(tmp_path):
             DataError,
             match=r'1 of 2 annotations have no '
             r'"segmentation" \(first: id 1\)'):
-        audit_annotations(audit_cfg(tmp_path), ['train'])
-    audit_annotations(audit_cfg(tmp_path, with_mask=False), ['train'])
+        annotation_audit.audit_annotations(audit_cfg(tmp_path), ['train'])
+    annotation_audit.audit_annotations(
+        audit_cfg(tmp_path, with_mask=False), ['train'])
 
 
 def test_audit_refuses_files_that_are_not_coco(tmp_path):
@@ -206,7 +206,7 @@ def test_audit_refuses_files_that_are_not_coco(tmp_path):
     with pytest.raises(
             DataError, match="not COCO format: it has no "
             "'annotations' list"):
-        audit_annotations(audit_cfg(tmp_path), ['train'])
+        annotation_audit.audit_annotations(audit_cfg(tmp_path), ['train'])
 
 
 def test_evaluation_ground_truth_drops_degenerate_polygons():
@@ -214,7 +214,7 @@ def test_evaluation_ground_truth_drops_degenerate_polygons():
     mixed = dict(box(1, 1, 5, 5), segmentation=[[1, 1, 6, 1, 6, 6], [1, 2]])
     none_left = box(2, 3, 4, 5, [1, 1, 6, 6])
     for ann in (keep, mixed, none_left):
-        drop_degenerate_polygons(ann)
+        annotation_audit.drop_degenerate_polygons(ann)
     assert keep['segmentation'] == [[1, 1, 6, 1, 6, 6]]
     assert mixed['segmentation'] == [[1, 1, 6, 1, 6, 6]]
     assert none_left['segmentation'] == [[2, 3, 6, 3, 6, 8, 2, 8]]

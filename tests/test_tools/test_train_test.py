@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import pickle
-import socket
 
 import pytest
 import torch
@@ -22,12 +21,7 @@ def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
+@pytest.mark.e2e
 def test_mask_rcnn_train_test_resume(tmp_path):
     data, work = tmp_path / 'data', tmp_path / 'work'
     train = [TOOLS / 'train.py', MASK_DEMO, '--work-dir', work]
@@ -97,6 +91,7 @@ def test_mask_rcnn_train_test_resume(tmp_path):
     assert 'message_hub' in ckpt
 
 
+@pytest.mark.e2e
 def test_load_from_a_training_checkpoint(tmp_path):
     data, work = tmp_path / 'data', tmp_path / 'work'
     opts = tiny_shapes_options(data)
@@ -112,6 +107,7 @@ def test_load_from_a_training_checkpoint(tmp_path):
     assert 'Load checkpoint from' in result.stdout + result.stderr
 
 
+@pytest.mark.e2e
 def test_retinanet_train_and_test(tmp_path):
     data, work = tmp_path / 'data', tmp_path / 'work'
     # Two iterations leave every score low: keep them all for the metric.
@@ -129,9 +125,10 @@ def test_retinanet_train_and_test(tmp_path):
     assert 'segm' not in result.stdout.split('test results:')[1]
 
 
-def test_two_process_cpu_training(tmp_path, monkeypatch):
+@pytest.mark.e2e
+def test_two_process_cpu_training(tmp_path, monkeypatch, free_port):
     data, work = tmp_path / 'data', tmp_path / 'work'
-    monkeypatch.setenv('PORT', str(free_port()))
+    monkeypatch.setenv('PORT', str(free_port))
     result = run_tool([
         'bash', TOOLS / 'dist_train.sh', MASK_DEMO, '2', '--work-dir', work,
         '--cfg-options'

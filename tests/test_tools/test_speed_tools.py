@@ -17,6 +17,7 @@ from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
 
 
+@pytest.mark.e2e
 def test_get_flops_reproduces_the_published_figures(tmp_path):
     result = run_tool([
         TOOLS / 'get_flops.py', CONFIGS / 'mask_rcnn_fasternet_s.py',
@@ -75,6 +76,7 @@ def test_max_relative_error_scales_by_the_largest_expected_value():
         max_relative_error([got, got], [expected])
 
 
+@pytest.mark.e2e
 def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     args = [
         TOOLS / 'benchmark.py', '--arch', 't0', '--parts', 'backbone',
@@ -129,6 +131,7 @@ def test_benchmark_bad_options(tmp_path, options, message):
 
 
 @pytest.mark.parametrize('part', ['backbone', 'detector'])
+@pytest.mark.e2e
 def test_onnx_export_is_exact_dynamic_and_small(tmp_path, part):
     out = tmp_path / f'retina {part}.onnx'  # a space in the path
     result = run_tool([
@@ -159,6 +162,7 @@ def retinanet_t0():
     return MODELS.build(cfg.model).eval()
 
 
+@pytest.mark.e2e
 def test_onnx_export_uses_the_given_weights(tmp_path):
     torch.manual_seed(1)  # weights unlike those of the tool's own build
     detector = retinanet_t0()
