@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
+from mmcv.ops import SyncBatchNorm as MMSyncBN
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -24,6 +25,9 @@ from .pretrained import load_pretrained
 from .variants import NUM_STAGES, is_int, resolve_arch
 
 RESNET_ONLY_KEYS = {'depth', 'num_stages', 'style', 'strides', 'dilations'}
+# Every batch norm a norm_cfg can build: BN and torch's SyncBN are
+# _BatchNorms, mmcv's MMSyncBN is not.
+BATCH_NORMS = (_BatchNorm, MMSyncBN)
 
 
 class PartialConv(nn.Module):
@@ -76,7 +80,7 @@ def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
     """
     saved = [(m, m.momentum, m.num_batches_tracked.clone())
              for m in module.modules()
-             if isinstance(m, _BatchNorm) and m.num_batches_tracked is not None
+             if isinstance(m, BATCH_NORMS) and m.num_batches_tracked is not None
              ]
     for m, _, _ in saved:
         m.momentum = 0.0
@@ -356,7 +360,7 @@ class FasterNet(BaseModule):
         self._freeze_stages()
         if mode and self.norm_eval:
             for m in self.modules():
-                if isinstance(m, _BatchNorm):
+                if isinstance(m, BATCH_NORMS):
                     m.eval()
         return self
 

@@ -327,3 +327,43 @@ def test_unknown_argument_lists_the_accepted_ones():
                 "'init_cfg']")
     assert accepted in message
     assert "['style'] belong to ResNet" in message
+
+
+@pytest.fixture
+def one_rank_group(tmp_path):
+    """Sync batch norms need a process group even on one rank."""
+    import torch.distributed as dist
+    dist.init_process_group(
+        'gloo',
+        init_method=f'file://{tmp_path / "store"}',
+        rank=0,
+        world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('norm', ['BN', 'SyncBN', 'MMSyncBN'])
+def test_every_batch_norm_type_is_frozen_kept_in_eval_and_guarded(
+        norm, one_rank_group):
+    from mmcv.ops import SyncBatchNorm as MMSyncBN
+
+    from mmdet_fasternet.models.fasternet import frozen_bn_statistics
+    BATCH_NORMS = (torch.nn.BatchNorm2d, torch.nn.SyncBatchNorm, MMSyncBN)
+    tiny = dict(embed_dim=8, depths=(1, 1, 1, 1), act_cfg=dict(type='ReLU'))
+    model = FasterNet(arch=tiny, norm_cfg=dict(type=norm), frozen_stages=1)
+    model.train()
+    norms = [m for m in model.modules() if isinstance(m, BATCH_NORMS)]
+    assert len(norms) == 1 + 4 + 3 + 4  # stem, blocks, merging, outputs
+    assert all(type(m) is type(norms[0]) for m in norms)
+    frozen = [model.patch_embed.norm, model.norm0] + [
+        m for m in model.stages[0].modules() if isinstance(m, BATCH_NORMS)
+    ]
+    assert [m.training for m in frozen] == [False] * len(frozen)
+    assert sum(m.training for m in norms) == len(norms) - len(frozen)
+    with frozen_bn_statistics(model):  # the with_cp guard
+        assert all(m.momentum == 0.0 for m in norms)
+    assert all(m.momentum == 0.1 for m in norms)
+    model = FasterNet(arch=tiny, norm_cfg=dict(type=norm), norm_eval=True)
+    model.train()
+    assert not any(m.training
+                   for m in model.modules() if isinstance(m, BATCH_NORMS))
