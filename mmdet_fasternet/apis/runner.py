@@ -16,6 +16,7 @@ from typing import Iterator, List, Optional
 import torch
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from ..checkpoint_files import (latest_complete_checkpoint,
@@ -54,9 +55,18 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
     ``--resume PATH``, or a new run (from ``load_from`` if set).
 
     A new run refuses a work dir that already holds another run's
-    checkpoints instead of overwriting them. A checkpoint to be loaded must
-    be complete, or the error names it before anything is built.
+    checkpoints instead of overwriting them. ``--resume`` in a work dir
+    with no checkpoint at all starts a new run, as mmdet does: a requeued
+    cluster job repeats its command line, ``--resume`` included, from its
+    first start on. A checkpoint to be loaded must be complete, or the
+    error names it before anything is built.
     """
+    if resume == 'auto' and not existing_checkpoints(cfg.work_dir):
+        print_log(
+            f'--resume: work dir {cfg.work_dir!r} holds no checkpoint yet; '
+            f'starting a new run.',
+            logger='current')
+        resume = None
     if resume is None:
         found = existing_checkpoints(cfg.work_dir)
         if found:

@@ -78,10 +78,9 @@ def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
     during backward; without this, every BN would update its running mean and
     variance twice per step.
     """
-    saved = [(m, m.momentum, m.num_batches_tracked.clone())
-             for m in module.modules()
-             if isinstance(m, BATCH_NORMS) and m.num_batches_tracked is not None
-             ]
+    norms = [m for m in module.modules() if isinstance(m, BATCH_NORMS)]
+    saved = [(m, m.momentum, m.num_batches_tracked.clone()) for m in norms
+             if m.num_batches_tracked is not None]
     for m, _, _ in saved:
         m.momentum = 0.0
     try:

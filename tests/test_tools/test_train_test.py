@@ -218,11 +218,28 @@ def test_work_dir_with_glob_characters_is_still_protected(tmp_path):
         apply_resume(Config(dict(work_dir=str(work))), None)
 
 
-def test_resume_without_checkpoint_is_an_error(tmp_path):
-    result = run_tool([
-        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'empty',
-        '--resume'
-    ], tmp_path)
+@pytest.mark.e2e
+def test_resume_in_an_empty_work_dir_starts_a_new_run(tmp_path):
+    """A requeued job's first start: --resume and nothing to resume."""
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    opts = ['--cfg-options'] + tiny_shapes_options(data, validate=False)
+    train = [TOOLS / 'train.py', MASK_DEMO, '--work-dir', work, '--resume']
+    result = run_tool(train + opts, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert (f"--resume: work dir '{work}' holds no checkpoint yet; starting "
+            f'a new run.') in result.stdout + result.stderr
+    assert (work / 'epoch_1.pth').is_file()
+    # The same command again continues the run.
+    opts = ['--cfg-options'] + tiny_shapes_options(
+        data, epochs=2, validate=False)
+    result = run_tool(train + opts, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert 'resumed epoch: 1' in result.stdout + result.stderr
+    assert (work / 'epoch_2.pth').is_file()
+    # All checkpoints truncated: not a new run over them.
+    for name in ('epoch_1.pth', 'epoch_2.pth'):
+        (work / name).write_bytes(b'PK\x03\x04 cut')
+    result = run_tool(train + opts, tmp_path)
     assert result.returncode == 1, describe(result)
     assert 'no checkpoint to resume from' in result.stderr
 
