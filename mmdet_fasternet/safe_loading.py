@@ -166,22 +166,41 @@ def _looks_like_safetensors(head: bytes) -> bool:
     return len(head) > 8 and head[8:9] == b'{'
 
 
-def load_state_strictly(model: nn.Module, ckpt: object, source: str) -> None:
-    """Load every tensor of a whole model from ``ckpt`` (read by
-    ``read_checkpoint``) or raise: never a half-random model."""
+def check_state_fits(model: nn.Module, ckpt: object, source: str) -> dict:
+    """The state dict of ``ckpt`` (read by ``read_checkpoint``) if it fits
+    ``model`` tensor for tensor; else a CheckpointError naming the first
+    missing, unexpected or reshaped tensor. A DDP ``module.`` prefix is
+    dropped, as mmengine does when it loads."""
     state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    state_dict = {
+        re.sub(r'^module\.', '', k): v
+        for k, v in state_dict.items()
+    }
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     reshaped = [
-        k for k in own
-        if k in state_dict and state_dict[k].shape != own[k].shape
+        k for k in own if k in state_dict
+        and tuple(state_dict[k].shape) != tuple(own[k].shape)
     ]
-    if missing or unexpected or reshaped:
-        first = (missing or unexpected or reshaped)[0]
-        raise CheckpointError(
-            f'weights {source!r} do not fit this config: {len(missing)} '
-            f'tensors missing, {len(unexpected)} unexpected, '
-            f'{len(reshaped)} of another shape (first: {first}). Pass the '
-            f'config the weights were trained with.')
-    model.load_state_dict(state_dict)
+    if missing:
+        first = f'missing {missing[0]}'
+    elif unexpected:
+        first = f'unexpected {unexpected[0]}'
+    elif reshaped:
+        key = reshaped[0]
+        first = (f'{key} is {list(state_dict[key].shape)} in the '
+                 f'checkpoint but {list(own[key].shape)} in the model')
+    else:
+        return state_dict
+    raise CheckpointError(
+        f'weights {source!r} do not fit this config: {len(missing)} '
+        f'tensors missing, {len(unexpected)} unexpected, {len(reshaped)} of '
+        f'another shape (first: {first}). Pass the config the weights were '
+        f'trained with.')
+
+
+def load_state_strictly(model: nn.Module, ckpt: object, source: str) -> None:
+    """Load every tensor of a whole model from ``ckpt`` or raise: never a
+    half-random model."""
+    model.load_state_dict(check_state_fits(model, ckpt, source))

@@ -17,6 +17,7 @@ import torch
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from ..checkpoint_files import (latest_complete_checkpoint,
@@ -24,6 +25,7 @@ from ..checkpoint_files import (latest_complete_checkpoint,
 from ..datasets.data_checks import check_dataset_paths, explain_data_error
 from ..engine.distributed import start_cpu_process_group
 from ..errors import ToolError, UserError, refuse_overwrite, require_file
+from ..safe_loading import check_state_fits, read_checkpoint
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -144,6 +146,11 @@ def evaluate(args: argparse.Namespace) -> None:
         cfg.custom_hooks = list(cfg.get('custom_hooks',
                                         [])) + [dict(type='DeployHook')]
     runner = build_runner(cfg, ['test'])
+    # Stricter than mmdet, whose test loads what fits and warns: a wrong
+    # checkpoint must not read as a bad model.
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    check_state_fits(model, read_checkpoint(args.checkpoint), args.checkpoint)
     with explain_failures(cfg, ['test']):
         if args.out:  # builds the test loop: dataset and evaluator
             runner.test_evaluator.metrics.append(

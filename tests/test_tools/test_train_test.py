@@ -314,3 +314,33 @@ def test_bad_backbone_values_are_one_line(tmp_path, option, fragment):
     assert 'Traceback' not in result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith('error: FasterNet: ') and fragment in line
+
+
+@pytest.mark.parametrize('change,first', [
+    ('drop', 'missing backbone.norm0.weight'),
+    ('extra', 'unexpected extra.weight'),
+    ('reshape', 'roi_head.bbox_head.fc_cls.weight is [3, 256] in the '
+     'checkpoint but [5, 256] in the model'),
+])
+def test_test_tool_refuses_a_checkpoint_that_does_not_fit(
+        tmp_path, change, first):
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    state = MODELS.build(Config.fromfile(MASK_DEMO).model).state_dict()
+    if change == 'drop':
+        del state['backbone.norm0.weight']
+    elif change == 'extra':
+        state['extra.weight'] = torch.ones(1)
+    else:
+        state['roi_head.bbox_head.fc_cls.weight'] = torch.ones(3, 256)
+    ckpt = tmp_path / 'other.pth'
+    torch.save({'state_dict': state, 'meta': {}}, ckpt)
+    result = run_tool([
+        TOOLS / 'test.py', MASK_DEMO, ckpt, '--work-dir', tmp_path / 'eval',
+        '--cfg-options'
+    ] + tiny_shapes_options(tmp_path / 'data'), tmp_path)
+    assert result.returncode == 1, describe(result)
+    assert 'Traceback' not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: weights '{ckpt}' do not fit this config")
+    assert f'(first: {first})' in line
