@@ -122,16 +122,17 @@ def audit_annotations(cfg: Config, splits: List[str]) -> None:
             print_log(note, logger='current', level=logging.WARNING)
 
 
-def drop_degenerate_polygons(ann: dict) -> None:
-    """Apply LoadAnnotations' rule to one annotation, in place: drop its
-    degenerate polygons; with none left, outline its box and mark it crowd
-    (COCO's "ignore")."""
+def drop_degenerate_polygons(ann: dict) -> bool:
+    """Apply LoadAnnotations' rule to one annotation's polygons, in place:
+    drop the degenerate ones; with none left, outline the object's box.
+    True if anything changed. Box, area and ``iscrowd`` stay as in the
+    file, so bbox evaluation is pycocotools' own on the user's file."""
     polygons = _polygons(ann)
     kept = [p for p in polygons if not _degenerate(p)]
     if len(kept) == len(polygons):
-        return
+        return False
     if not kept:
         x, y, w, h = ann['bbox']
         kept = [[x, y, x + w, y, x + w, y + h, x, y + h]]
-        ann['iscrowd'] = 1
     ann['segmentation'] = kept
+    return True
