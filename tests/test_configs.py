@@ -155,7 +155,7 @@ def test_metafile_matches_the_configs():
 
 SAFEGUARD_HOOKS = [
     'NonFiniteLossHook', 'EpochSeedHook', 'AnnotationAuditHook',
-    'DegeneratePolygonsHook', 'MetricsSummaryHook'
+    'DegeneratePolygonsHook', 'MetricsSummaryHook', 'SyncBuffersHook'
 ]
 
 

@@ -22,4 +22,8 @@ custom_hooks = [
     dict(type='DegeneratePolygonsHook'),
     # 'final evaluation: ...' and 'test results: ...' closing lines.
     dict(type='MetricsSummaryHook'),
+    # mmengine's: BN statistics averaged over the ranks after each epoch,
+    # before validation and the checkpoint (every FasterNet BN trains, and
+    # DDP does not broadcast buffers).
+    dict(type='SyncBuffersHook'),
 ]

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -344,3 +345,35 @@ def test_test_tool_refuses_a_checkpoint_that_does_not_fit(
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith(f"error: weights '{ckpt}' do not fit this config")
     assert f'(first: {first})' in line
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('sync', [True, False])
+def test_two_process_bn_statistics_are_equal_on_every_rank(
+        tmp_path, monkeypatch, free_port, sync):
+    """With the configs' SyncBuffersHook the ranks validate and save the
+    same BN statistics; without it each rank keeps its own."""
+    config = tmp_path / 'config.py'
+    hooks = ('_base_.custom_hooks'
+             if sync else "[h for h in _base_.custom_hooks if h['type'] != "
+             "'SyncBuffersHook']")
+    config.write_text(
+        f"_base_ = '{MASK_DEMO}'\n"
+        "custom_imports = dict(imports=['mmdet_fasternet', "
+        "'buffer_dump_hook'], allow_failed_imports=False)\n"
+        f"custom_hooks = {hooks} + [dict(type='DumpBuffersHook')]\n")
+    monkeypatch.setenv('PORT', str(free_port))
+    monkeypatch.setenv('PYTHONPATH', str(Path(__file__).parents[1]))
+    work = tmp_path / 'work'
+    result = run_tool([
+        'bash', TOOLS / 'dist_train.sh', config, '2', '--work-dir', work,
+        '--cfg-options'
+    ] + tiny_shapes_options(tmp_path / 'data', validate=False), tmp_path)
+    assert result.returncode == 0, describe(result)
+    ranks = [
+        torch.load(work / f'buffers_rank{r}.pth', weights_only=True)
+        for r in (0, 1)
+    ]
+    assert ranks[0].keys() == ranks[1].keys() and ranks[0]
+    equal = [torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0]]
+    assert all(equal) if sync else not any(equal)
