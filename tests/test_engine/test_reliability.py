@@ -274,7 +274,8 @@ def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
 
 
 def test_nan_hook_stops_every_non_finite_loss_and_nan_weights(tmp_path):
-    runner = SimpleNamespace(epoch=1, iter=7, work_dir=str(tmp_path))
+    runner = SimpleNamespace(
+        epoch=1, iter=7, work_dir=str(tmp_path), optim_wrapper=None)
     hook = NonFiniteLossHook()
     hook.after_train_iter(
         runner, 0, outputs=dict(loss=torch.tensor(1.0), acc=torch.tensor(1)))
@@ -298,6 +299,49 @@ def test_nan_hook_stops_every_non_finite_loss_and_nan_weights(tmp_path):
             runner, dict(state_dict={'conv.weight': torch.tensor([np.nan])}))
     hook.before_save_checkpoint(
         runner, dict(state_dict={'n': torch.tensor([1], dtype=torch.long)}))
+
+
+def test_nan_hook_lets_the_loss_scaler_skip_isolated_overflows(tmp_path):
+    """--amp: a step whose loss overflows is skipped by the scaler and
+    passes; a loss that stays non-finite still stops the run."""
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler('cpu', init_scale=2.0**16)
+    runner = SimpleNamespace(
+        epoch=0,
+        iter=0,
+        work_dir=str(tmp_path),
+        model=model,
+        optim_wrapper=SimpleNamespace(loss_scaler=scaler))
+    hook = NonFiniteLossHook(max_skipped_steps=3)
+
+    def step(overflow: bool) -> None:
+        loss = model(torch.ones(2, 4)).sum() * (
+            float('inf') if overflow else 1.0)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)  # skipped when the gradients are not finite
+        scaler.update()
+        optimizer.zero_grad()
+        hook.after_train_iter(runner, 0, outputs=dict(loss=loss.detach()))
+        runner.iter += 1
+
+    for overflow in (False, True, False, True, True, True, False):
+        step(overflow)
+    assert scaler.get_scale() < 2.0**16
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    for _ in range(3):
+        step(True)
+    with pytest.raises(
+            TrainingError,
+            match='iteration 11: a non-finite loss .* in 4 iterations in '
+            'a row under mixed precision'):
+        step(True)
+    # Weights gone non-finite: no overflow the scaler could skip.
+    hook = NonFiniteLossHook()
+    with torch.no_grad():
+        model.weight[0, 0] = float('nan')
+    with pytest.raises(TrainingError, match='a non-finite loss'):
+        step(False)
 
 
 def test_epoch_seed_hook_depends_only_on_seed_and_epoch():

@@ -6,6 +6,7 @@ its gradients, so the weights in memory may be NaN. Stopping in
 checkpoint as the newest one; a second check refuses to save non-finite
 weights whatever the reason.
 """
+import logging
 import shlex
 from typing import Optional
 
@@ -13,6 +14,7 @@ import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
 from ...checkpoint_files import recorded_latest
 from ...errors import TrainingError
@@ -34,16 +36,30 @@ def _last_good(runner) -> str:
             f'--work-dir NEW_DIR).')
 
 
+def _weights_finite(model: torch.nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for p in model.parameters())
+
+
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
     """Raise TrainingError when any rank's loss is NaN or infinite.
 
     Every rank takes the decision together (one all-reduced flag), so no
     rank is left waiting in the next collective.
+
+    Under mixed precision with a loss scaler (``--amp``), an occasional
+    overflow is normal: the scaler skips that step and lowers its scale.
+    Such steps pass while the weights stay finite, up to
+    ``max_skipped_steps`` in a row; a loss that stays non-finite longer
+    (the scale has then been halved that many times) is a diverged run.
     """
 
     # After the LoggerHook (the log shows the loss), before checkpoints.
     priority = 'LOW'
+
+    def __init__(self, max_skipped_steps: int = 20) -> None:
+        self.max_skipped_steps = max_skipped_steps
+        self._skipped = 0
 
     def after_train_iter(self,
                          runner,
@@ -64,9 +80,24 @@ class NonFiniteLossHook(Hook):
         else:
             stop = bool(bad)
         if not stop:
+            self._skipped = 0
             return
         where = (f'a non-finite {", ".join(bad)} ({losses[bad[0]].item()})'
                  if bad else 'a non-finite loss on another rank')
+        scaler = getattr(runner.optim_wrapper, 'loss_scaler', None)
+        if scaler is not None and _weights_finite(runner.model):
+            self._skipped += 1
+            if self._skipped <= self.max_skipped_steps:
+                print_log(
+                    f'iteration {runner.iter + 1}: {where} under mixed '
+                    f'precision; the loss scaler skipped the step '
+                    f'({self._skipped} in a row).',
+                    logger='current',
+                    level=logging.WARNING)
+                return
+            where += (f' in {self._skipped} iterations in a row under '
+                      f'mixed precision (each step skipped by the loss '
+                      f'scaler)')
         raise TrainingError(
             f'training stopped at epoch {runner.epoch + 1}, iteration '
             f'{runner.iter + 1}: {where}. {_last_good(runner)}')
