@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from mmengine.dist import barrier, get_dist_info
+from mmengine.dist import barrier, get_dist_info, get_local_rank
 from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
 from torch import nn
@@ -85,8 +85,9 @@ def allow_mmengine_checkpoint_globals() -> None:
 def download_cached(url: str) -> str:
     """The local copy of ``url`` in torch's hub cache (mmengine's too).
 
-    Only downloads (rank 0 first, atomically); reading is left to
-    :func:`read_checkpoint`.
+    Rank 0 downloads first (atomically), into a cache the nodes may share;
+    then the first rank of each node fetches what its node still lacks.
+    No other rank downloads. Reading is left to :func:`read_checkpoint`.
     """
     cache_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
     name = osp.basename(urlparse(url).path)
@@ -94,13 +95,13 @@ def download_cached(url: str) -> str:
         raise CheckpointError(f'checkpoint URL {url!r} names no file.')
     path = osp.join(cache_dir, name)
     rank, world_size = get_dist_info()
-    try:
-        if rank == 0:
-            _download_once(url, path)
-    finally:
-        if world_size > 1:
-            barrier()  # reached even if rank 0 failed: no rank hangs
-    _download_once(url, path)  # other nodes may have caches of their own
+    for downloads in (rank == 0, get_local_rank() == 0):
+        try:
+            if downloads:
+                _download_once(url, path)
+        finally:
+            if world_size > 1:
+                barrier()  # reached even if a download failed: no hang
     return path
 
 

@@ -72,3 +72,23 @@ def test_empty_history_buffer_and_array_load(tmp_path):
     loaded = torch.load(path, weights_only=True)
     assert len(loaded['buffer'].data[0]) == 0
     assert loaded['arr'].shape == (0, )
+
+
+@pytest.mark.parametrize('rank,local_rank,downloads', [(0, 0, 2), (3, 0, 1),
+                                                       (5, 2, 0)])
+def test_one_download_per_node(monkeypatch, tmp_path, rank, local_rank,
+                               downloads):
+    """8 ranks on nodes without a shared cache: rank 0, then the first
+    rank of every other node; every rank meets the same barriers."""
+    from mmdet_fasternet import safe_loading
+    calls = []
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path))
+    monkeypatch.setattr(safe_loading, 'get_dist_info', lambda: (rank, 8))
+    monkeypatch.setattr(safe_loading, 'get_local_rank', lambda: local_rank)
+    monkeypatch.setattr(safe_loading, 'barrier', lambda: calls.append('|'))
+    monkeypatch.setattr(safe_loading, '_download_once',
+                        lambda url, path: calls.append(path))
+    path = safe_loading.download_cached('https://example.invalid/w/t0.pth')
+    assert path == str(tmp_path / 'checkpoints' / 't0.pth')
+    assert calls.count('|') == 2
+    assert len(calls) - 2 == downloads
