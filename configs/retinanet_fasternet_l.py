@@ -4,4 +4,3 @@ model = dict(
         arch='l',
         init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.l)),
     neck=dict(in_channels=[384, 768, 1536]))
-optim_wrapper = dict(optimizer=dict(lr=1e-4))

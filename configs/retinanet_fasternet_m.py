@@ -4,4 +4,3 @@ model = dict(
         arch='m',
         init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.m)),
     neck=dict(in_channels=[288, 576, 1152]))
-optim_wrapper = dict(optimizer=dict(lr=1e-4))

@@ -16,7 +16,10 @@ fasternet_imagenet_weights = dict(
     m=__release + 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
     l=__release + 'fasternet_l-epoch.299-val_acc1.83.5060.pth')
 
-# mmdet's own pipelines, resized to 1280x800 as in the published results.
+# mmdet's own pipelines at 1280x800, this project's size (the one the authors
+# counted FLOPs at). The authors trained and tested at mmdet's 1333x800; to
+# evaluate there: tools/test.py CONFIG CKPT --cfg-options
+#   test_dataloader.dataset.pipeline.1.scale="(1333,800)"
 train_pipeline = [{
     **t, 'scale': (1280, 800)
 } if t['type'] == 'Resize' else t for t in _base_.train_pipeline]
