@@ -18,7 +18,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..errors import DataError
-from .data_checks import dataset_configs, read_json, resolve_path
+from .data_checks import (dataset_configs, read_json, remote_storage,
+                          resolve_path)
 
 
 def _zero_area(ann: dict, size: Tuple[float, float]) -> bool:
@@ -112,8 +113,14 @@ def audit_annotations(cfg: Config, splits: List[str]) -> None:
     for key, ds in dataset_configs(cfg, splits):
         ds_cls = DATASETS.get(ds.get('type', ''))
         ann_file = resolve_path(ds, ds.get('ann_file'))
-        if (not ann_file or '://' in ann_file
-                or not (ds_cls and issubclass(ds_cls, CocoDataset))):
+        if not ann_file or not (ds_cls and issubclass(ds_cls, CocoDataset)):
+            continue
+        remote = remote_storage(ds)
+        if remote:
+            print_log(
+                f'{key}: data on remote storage ({remote}); the annotation '
+                f'audit is skipped.',
+                logger='current')
             continue
         coco = _load_coco(ann_file, key)
         _check_categories(coco, ann_file, key)

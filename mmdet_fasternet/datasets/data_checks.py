@@ -14,6 +14,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from mmdet.registry import DATASETS
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from ..errors import DataError
 
@@ -45,6 +46,18 @@ def dataset_configs(cfg: Config, splits: List[str]) -> List[DatasetRef]:
     return found
 
 
+def remote_storage(ds: dict) -> Optional[str]:
+    """What says the dataset lives on remote storage (a ``backend_args``
+    backend, or a URL-like path), or None for local files."""
+    backend = (ds.get('backend_args') or {}).get('backend', 'local')
+    if backend != 'local':
+        return f'backend_args backend {backend!r}'
+    paths = [ds.get('data_root'), ds.get('ann_file')]
+    paths += list((ds.get('data_prefix') or {}).values())
+    remote = [p for p in paths if isinstance(p, str) and '://' in p]
+    return f'path {remote[0]!r}' if remote else None
+
+
 def resolve_path(ds: dict, path: Optional[str]) -> Optional[str]:
     if not path:
         return None
@@ -70,8 +83,16 @@ def _looks_like_json(path: str) -> Optional[str]:
 
 
 def check_dataset_paths(cfg: Config, splits: List[str]) -> None:
-    """Raise DataError naming the first missing/broken path, and the fix."""
+    """Raise DataError naming the first missing/broken path, and the fix.
+    Datasets on remote storage are left to their backend, with a note."""
     for key, ds in dataset_configs(cfg, splits):
+        remote = remote_storage(ds)
+        if remote:
+            print_log(
+                f'{key}: data on remote storage ({remote}); the local path '
+                f'checks are skipped.',
+                logger='current')
+            continue
         root = ds.get('data_root')
         if root and not osp.isdir(root):
             raise DataError(

@@ -222,3 +222,27 @@ def test_evaluation_ground_truth_drops_degenerate_polygons():
     assert mixed['segmentation'] == [[1, 1, 6, 1, 6, 6]]
     assert none_left['segmentation'] == [[2, 3, 6, 3, 6, 8, 2, 8]]
     assert 'iscrowd' not in none_left  # a crowd would change bbox mAP
+
+
+@pytest.mark.parametrize('where', [
+    dict(backend_args=dict(backend='petrel')),
+    dict(data_root='s3://bucket/coco/'),
+])
+def test_remote_storage_skips_the_local_checks_with_one_line(
+        tmp_path, monkeypatch, where):
+    """Nothing of it exists locally: the backend will read it."""
+    lines = []
+    for module in ('data_checks', 'annotation_audit'):
+        monkeypatch.setattr(f'mmdet_fasternet.datasets.{module}.print_log',
+                            lambda msg, **kwargs: lines.append(msg))
+    cfg = coco_cfg(tmp_path / 'not here')
+    cfg.train_dataloader.dataset.update(where)
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadAnnotations', with_mask=True)
+    ]
+    check_dataset_paths(cfg, ['train'])
+    annotation_audit.audit_annotations(cfg, ['train'])
+    out = '\n'.join(lines)
+    assert out.count('train_dataloader.dataset: data on remote storage') == 2
+    assert 'the local path checks are skipped' in out
+    assert 'the annotation audit is skipped' in out

@@ -33,7 +33,8 @@ from mmdet_fasternet.checkpoint_files import (checkpoint_problem,
 from mmdet_fasternet.engine.hooks import EpochSeedHook, NonFiniteLossHook
 from mmdet_fasternet.engine.hooks.atomic_checkpoint_hook import (
     ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend)
-from mmdet_fasternet.errors import CheckpointError, ToolError, TrainingError
+from mmdet_fasternet.errors import (CheckpointError, DataError, ToolError,
+                                    TrainingError)
 from mmdet_fasternet.patches import ConfigOptionsAction
 
 # Paths with a space and both quotes: the tools take them without a shell.
@@ -342,6 +343,34 @@ def test_nan_hook_lets_the_loss_scaler_skip_isolated_overflows(tmp_path):
         model.weight[0, 0] = float('nan')
     with pytest.raises(TrainingError, match='a non-finite loss'):
         step(False)
+
+
+@pytest.mark.parametrize('main,verdict', [(True, None), (False, None),
+                                          (False, 'bad ids')])
+def test_annotation_audit_reads_on_the_main_process_only(
+        monkeypatch, main, verdict):
+    """8 ranks: one reads the annotation files, every rank gets its
+    verdict (and stops together on an error)."""
+    from mmdet_fasternet.engine.hooks import annotation_audit_hook as module
+    audits = []
+    monkeypatch.setattr(module, 'is_main_process', lambda: main)
+    monkeypatch.setattr(module, 'get_world_size', lambda: 8)
+    monkeypatch.setattr(module, 'audit_annotations',
+                        lambda cfg, splits: audits.append(splits))
+
+    def broadcast(box):
+        if not main:
+            box[0] = verdict
+
+    monkeypatch.setattr(module, 'broadcast_object_list', broadcast)
+    runner = SimpleNamespace(cfg=Config(dict(val_cfg=dict(type='ValLoop'))))
+    hook = module.AnnotationAuditHook()
+    if verdict:
+        with pytest.raises(DataError, match='bad ids'):
+            hook.before_train(runner)
+    else:
+        hook.before_train(runner)
+    assert audits == ([['train', 'val']] if main else [])
 
 
 def test_epoch_seed_hook_depends_only_on_seed_and_epoch():
