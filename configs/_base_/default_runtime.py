@@ -16,8 +16,6 @@ custom_hooks = [
     # With randomness.deterministic=True: each epoch seeded from (seed,
     # epoch), so a resumed run equals an uninterrupted one.
     dict(type='EpochSeedHook'),
-    # Unknown category ids are an error; skipped annotations are counted.
-    dict(type='AnnotationAuditHook'),
     # Polygons pycocotools cannot evaluate get mmdet's training rule.
     dict(type='DegeneratePolygonsHook'),
     # 'final evaluation: ...' and 'test results: ...' closing lines.

@@ -26,8 +26,12 @@ train_pipeline = [{
 test_pipeline = [{
     **t, 'scale': (1280, 800)
 } if t['type'] == 'Resize' else t for t in _base_.test_pipeline]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# mmdet's CocoDataset, auditing each annotation file as it loads (unknown
+# category ids are an error, skipped annotations are counted in the log).
+train_dataloader = dict(
+    dataset=dict(type='AuditedCocoDataset', pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(type='AuditedCocoDataset', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # AdamW 2e-4 for total batch 16 (8 GPUs x 2); M and L use 1e-4.

@@ -1,3 +1,4 @@
+from .audited_coco import AuditedCocoDataset
 from .shapes import SHAPE_CLASSES, SyntheticShapesDataset
 
-__all__ = ['SHAPE_CLASSES', 'SyntheticShapesDataset']
+__all__ = ['AuditedCocoDataset', 'SHAPE_CLASSES', 'SyntheticShapesDataset']

@@ -3,23 +3,19 @@
 mmdet drops annotations whose category id is not in ``categories`` and
 those whose box has no area inside the image, and LoadAnnotations drops
 polygons of fewer than 3 points (ignoring an object left with none), all
-without a word. ``audit_annotations`` reads each annotation file once more
-(about as long as the dataset's own load): an unknown category id is an
-error, the skipped boxes and polygons are counted in the run's log.
+without a word. ``AuditedCocoDataset`` (mmdet's CocoDataset, as the configs
+here declare it) audits the annotation file it has just parsed, so the
+check costs no second read: an unknown category id is an error, the
+skipped boxes and polygons are counted in the run's log.
 ``drop_degenerate_polygons`` applies the training rule to the evaluators'
 ground truth (``DegeneratePolygonsHook``).
 """
 import logging
 from typing import List, Optional, Tuple
 
-from mmdet.datasets import CocoDataset
-from mmdet.registry import DATASETS
-from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..errors import DataError
-from .data_checks import (dataset_configs, read_json, remote_storage,
-                          resolve_path)
 
 
 def _zero_area(ann: dict, size: Tuple[float, float]) -> bool:
@@ -41,28 +37,20 @@ def _degenerate(polygon: list) -> bool:
     return len(polygon) < 6 or len(polygon) % 2 == 1
 
 
-def _loads_masks(ds: dict) -> bool:
-    return any(
-        t.get('type') == 'LoadAnnotations' and t.get('with_mask')
-        for t in ds.get('pipeline') or [])
-
-
-def _load_coco(path: str, key: str) -> dict:
-    coco = read_json(path, key)
+def _check_format(coco: object, path: str) -> None:
     for field in ('images', 'annotations', 'categories'):
         if not isinstance(coco, dict) or not isinstance(coco.get(field), list):
-            raise DataError(f'annotation file {path!r} ({key}.ann_file) is '
-                            f'not COCO format: it has no {field!r} list.')
-    return coco  # type: ignore
+            raise DataError(f'annotation file {path!r} is not COCO format: '
+                            f'it has no {field!r} list.')
 
 
-def _check_categories(coco: dict, path: str, key: str) -> None:
+def _check_categories(coco: dict, path: str) -> None:
     known = {c.get('id') for c in coco['categories']}
     bad = [a for a in coco['annotations'] if a.get('category_id') not in known]
     if bad:
         ids = sorted({a.get('category_id') for a in bad}, key=str)
         raise DataError(
-            f'annotation file {path!r} ({key}.ann_file): category ids not in '
+            f'annotation file {path!r}: category ids not in '
             f'its "categories": {", ".join(map(str, ids[:10]))} (used by '
             f'{len(bad)} of {len(coco["annotations"])} annotations; defined: '
             f'{", ".join(map(str, sorted(known, key=str)[:10]))}). mmdet '
@@ -70,7 +58,7 @@ def _check_categories(coco: dict, path: str, key: str) -> None:
             f'or add the categories.')
 
 
-def _skip_note(coco: dict, path: str, key: str, masks: bool) -> Optional[str]:
+def _skip_note(coco: dict, path: str, masks: bool) -> Optional[str]:
     """How many annotations (and polygons) mmdet will skip, or None; a
     DataError for what it would crash on instead."""
     sizes = {i.get('id'): (i['width'], i['height']) for i in coco['images']}
@@ -82,13 +70,13 @@ def _skip_note(coco: dict, path: str, key: str, masks: bool) -> Optional[str]:
         bbox = ann.get('bbox')
         if not (isinstance(bbox, list) and len(bbox) == 4):
             raise DataError(
-                f'annotation file {path!r} ({key}.ann_file): annotation '
+                f'annotation file {path!r}: annotation '
                 f'{ann.get("id")} has no [x, y, width, height] "bbox".')
     kept = [a for a in anns if not _zero_area(a, sizes[a['image_id']])]
     bare = [a for a in kept if not a.get('segmentation')]
     if masks and bare:
         raise DataError(
-            f'annotation file {path!r} ({key}.ann_file): {len(bare)} of '
+            f'annotation file {path!r}: {len(bare)} of '
             f'{len(anns)} annotations have no "segmentation" (first: id '
             f'{bare[0].get("id")}), but the pipeline loads masks and mmdet '
             f'fails on them. Add their polygons or remove them.')
@@ -103,30 +91,18 @@ def _skip_note(coco: dict, path: str, key: str, masks: bool) -> Optional[str]:
                        f'than 3 points')
     if not skipped:
         return None
-    return (f'annotation file {path!r} ({key}.ann_file): skipped '
-            f'{", and ".join(skipped)}.')
+    return f'annotation file {path!r}: skipped {", and ".join(skipped)}.'
 
 
-def audit_annotations(cfg: Config, splits: List[str]) -> None:
-    """Audit the COCO annotation files of ``splits``' datasets; the counts
-    go to the current logger, i.e. the run's log once the Runner exists."""
-    for key, ds in dataset_configs(cfg, splits):
-        ds_cls = DATASETS.get(ds.get('type', ''))
-        ann_file = resolve_path(ds, ds.get('ann_file'))
-        if not ann_file or not (ds_cls and issubclass(ds_cls, CocoDataset)):
-            continue
-        remote = remote_storage(ds)
-        if remote:
-            print_log(
-                f'{key}: data on remote storage ({remote}); the annotation '
-                f'audit is skipped.',
-                logger='current')
-            continue
-        coco = _load_coco(ann_file, key)
-        _check_categories(coco, ann_file, key)
-        note = _skip_note(coco, ann_file, key, _loads_masks(ds))
-        if note:
-            print_log(note, logger='current', level=logging.WARNING)
+def audit_coco(coco: object, path: str, masks: bool) -> None:
+    """Audit a parsed COCO annotation file: a DataError for what mmdet would
+    drop silently or crash on, a log line counting what it skips.
+    ``masks``: the pipeline loads masks."""
+    _check_format(coco, path)
+    _check_categories(coco, path)
+    note = _skip_note(coco, path, masks)
+    if note:
+        print_log(note, logger='current', level=logging.WARNING)
 
 
 def drop_degenerate_polygons(ann: dict) -> bool:

@@ -15,13 +15,13 @@ from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
-from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 from mmengine.dist import barrier, get_rank
 from mmengine.logging import print_log
 from mmengine.utils import track_iter_progress
 
 from ..errors import DataError
+from .audited_coco import AuditedCocoDataset
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle', 'star')
 SHAPE_PALETTE = [(220, 20, 60), (0, 130, 200), (60, 180, 75), (255, 165, 0)]
@@ -227,7 +227,7 @@ def ensure_split(split_dir: str, num_images: int, image_size: int,
 
 
 @DATASETS.register_module()
-class SyntheticShapesDataset(CocoDataset):
+class SyntheticShapesDataset(AuditedCocoDataset):
     """COCO dataset of synthetic shapes, generated on first use.
 
     ``data_root`` is the split's folder; it receives ``annotations.json``

@@ -11,8 +11,7 @@ from tool_runner import (MASK_DEMO, MMDET_TOOLS, describe,
 from mmdet_fasternet.checkpoint_files import checkpoint_problem
 
 SAFEGUARDS = ('AtomicCheckpointHook', 'NonFiniteLossHook', 'EpochSeedHook',
-              'AnnotationAuditHook', 'DegeneratePolygonsHook',
-              'MetricsSummaryHook')
+              'DegeneratePolygonsHook', 'MetricsSummaryHook')
 
 
 def mmdet_train(work, data, *extra):

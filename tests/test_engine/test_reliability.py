@@ -33,8 +33,7 @@ from mmdet_fasternet.checkpoint_files import (checkpoint_problem,
 from mmdet_fasternet.engine.hooks import EpochSeedHook, NonFiniteLossHook
 from mmdet_fasternet.engine.hooks.atomic_checkpoint_hook import (
     ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend)
-from mmdet_fasternet.errors import (CheckpointError, DataError, ToolError,
-                                    TrainingError)
+from mmdet_fasternet.errors import CheckpointError, ToolError, TrainingError
 from mmdet_fasternet.patches import ConfigOptionsAction
 
 # Paths with a space and both quotes: the tools take them without a shell.
@@ -345,34 +344,6 @@ def test_nan_hook_lets_the_loss_scaler_skip_isolated_overflows(tmp_path):
         step(False)
 
 
-@pytest.mark.parametrize('main,verdict', [(True, None), (False, None),
-                                          (False, 'bad ids')])
-def test_annotation_audit_reads_on_the_main_process_only(
-        monkeypatch, main, verdict):
-    """8 ranks: one reads the annotation files, every rank gets its
-    verdict (and stops together on an error)."""
-    from mmdet_fasternet.engine.hooks import annotation_audit_hook as module
-    audits = []
-    monkeypatch.setattr(module, 'is_main_process', lambda: main)
-    monkeypatch.setattr(module, 'get_world_size', lambda: 8)
-    monkeypatch.setattr(module, 'audit_annotations',
-                        lambda cfg, splits: audits.append(splits))
-
-    def broadcast(box):
-        if not main:
-            box[0] = verdict
-
-    monkeypatch.setattr(module, 'broadcast_object_list', broadcast)
-    runner = SimpleNamespace(cfg=Config(dict(val_cfg=dict(type='ValLoop'))))
-    hook = module.AnnotationAuditHook()
-    if verdict:
-        with pytest.raises(DataError, match='bad ids'):
-            hook.before_train(runner)
-    else:
-        hook.before_train(runner)
-    assert audits == ([['train', 'val']] if main else [])
-
-
 def test_epoch_seed_hook_depends_only_on_seed_and_epoch():
 
     def draws(epoch, deterministic=True):
@@ -476,7 +447,7 @@ def write_odd_coco(root: Path,
 ODD_CONFIG = '''_base_ = {demo!r}
 data_root = {root!r}
 __ds = dict(
-    _delete_=True, type='CocoDataset', data_root=data_root,
+    _delete_=True, type='AuditedCocoDataset', data_root=data_root,
     ann_file='annotations.json', data_prefix=dict(img='images/'),
     metainfo=dict(classes={classes!r}))
 __small = [dict(t, scale=(64, 64)) if t['type'] == 'Resize' else t
@@ -525,9 +496,9 @@ def test_odd_images_and_annotations_train_and_test(tmp_path):
     assert result.returncode == 0, describe(result)
     log = result.stdout + result.stderr
     ann_file = f'{data}/annotations.json'
-    note = (f'annotation file {ann_file!r} (train_dataloader.dataset.'
-            f'ann_file): skipped 2 of 11 annotations whose box has no area '
-            f'in the image, and 1 of 9 polygons with fewer than 3 points.')
+    note = (f'annotation file {ann_file!r}: skipped 2 of 11 annotations '
+            f'whose box has no area in the image, and 1 of 9 polygons with '
+            f'fewer than 3 points.')
     assert note in log
     assert note in next(work.glob('*/*.log')).read_text()
     result = run_tool([

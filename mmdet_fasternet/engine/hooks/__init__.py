@@ -1,4 +1,3 @@
-from .annotation_audit_hook import AnnotationAuditHook
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .degenerate_polygons_hook import DegeneratePolygonsHook
 from .deploy_hook import DeployHook
@@ -7,6 +6,6 @@ from .metrics_summary_hook import MetricsSummaryHook
 from .non_finite_loss_hook import NonFiniteLossHook
 
 __all__ = [
-    'AnnotationAuditHook', 'AtomicCheckpointHook', 'DegeneratePolygonsHook',
-    'DeployHook', 'EpochSeedHook', 'MetricsSummaryHook', 'NonFiniteLossHook'
+    'AtomicCheckpointHook', 'DegeneratePolygonsHook', 'DeployHook',
+    'EpochSeedHook', 'MetricsSummaryHook', 'NonFiniteLossHook'
 ]
