@@ -37,6 +37,9 @@ UPSTREAM_SYMBOLS: Dict[str, str] = {
     'demo weights: weights-only, strict, class names from the checkpoint',
     'mmdet.apis.DetInferencer._init_collate':
     "demo: skips mmengine's warning about mmdet's missing FUNCTIONS registry",
+    'mmdet.datasets.CocoDataset.COCOAPI':
+    'AuditedCocoDataset audits what this COCO api parsed (the attribute '
+    'mmdet offers for other COCO apis)',
     'mmdet.evaluation.CocoMetric._coco_api':
     "the evaluator's ground truth (an attribute set in __init__)",
     'torch.nn.Module._forward_hooks':
