@@ -20,21 +20,16 @@ GROUND_TRUTH = dict(
     categories=[dict(id=1, name='thing')],
     annotations=[
         dict(
-            id=1,
+            id=i + 1,
             image_id=1,
             category_id=1,
-            bbox=[4, 4, 20, 20],
+            bbox=bbox,
             area=400,
             iscrowd=0,
-            segmentation=[[4, 4, 24, 4, 24, 24, 4, 24]]),
-        dict(
-            id=2,
-            image_id=1,
-            category_id=1,
-            bbox=[36, 36, 20, 20],
-            area=400,
-            iscrowd=0,
-            segmentation=[[36, 36, 56, 56]]),
+            segmentation=[polygon]) for i, (bbox, polygon) in enumerate([
+                ([4, 4, 20, 20], [4, 4, 24, 4, 24, 24, 4, 24]),
+                ([36, 36, 20, 20], [36, 36, 56, 56]),
+            ])
     ])
 # A confident false positive, then both objects found.
 DETECTIONS = [([30, 2, 8, 8], 0.95), ([4, 4, 20, 20], 0.9),
