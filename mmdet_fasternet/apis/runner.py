@@ -17,7 +17,6 @@ import torch
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from ..checkpoint_files import (latest_complete_checkpoint,
@@ -25,7 +24,6 @@ from ..checkpoint_files import (latest_complete_checkpoint,
 from ..datasets.data_checks import check_dataset_paths, explain_data_error
 from ..engine.distributed import start_cpu_process_group
 from ..errors import ToolError, UserError, refuse_overwrite, require_file
-from ..safe_loading import check_state_fits, read_checkpoint
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -142,15 +140,11 @@ def evaluate(args: argparse.Namespace) -> None:
     if args.show_dir:
         cfg.default_hooks.visualization.update(
             draw=True, test_out_dir=args.show_dir)
+    added = [dict(type='CheckpointFitHook')]
     if args.deploy:
-        cfg.custom_hooks = list(cfg.get('custom_hooks',
-                                        [])) + [dict(type='DeployHook')]
+        added.append(dict(type='DeployHook'))
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + added
     runner = build_runner(cfg, ['test'])
-    # Stricter than mmdet, whose test loads what fits and warns: a wrong
-    # checkpoint must not read as a bad model.
-    model = runner.model.module if is_model_wrapper(
-        runner.model) else runner.model
-    check_state_fits(model, read_checkpoint(args.checkpoint), args.checkpoint)
     with explain_failures(cfg, ['test']):
         if args.out:  # builds the test loop: dataset and evaluator
             runner.test_evaluator.metrics.append(

@@ -1,4 +1,5 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .checkpoint_fit_hook import CheckpointFitHook
 from .degenerate_polygons_hook import DegeneratePolygonsHook
 from .deploy_hook import DeployHook
 from .epoch_seed_hook import EpochSeedHook
@@ -6,6 +7,6 @@ from .metrics_summary_hook import MetricsSummaryHook
 from .non_finite_loss_hook import NonFiniteLossHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'DegeneratePolygonsHook', 'DeployHook',
-    'EpochSeedHook', 'MetricsSummaryHook', 'NonFiniteLossHook'
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'DegeneratePolygonsHook',
+    'DeployHook', 'EpochSeedHook', 'MetricsSummaryHook', 'NonFiniteLossHook'
 ]
