@@ -6,6 +6,8 @@ hooks in mmdet's registries, lets torch's weights-only loading read the
 checkpoints mmengine writes, and applies the few changes to mmengine and
 torch behaviour listed in ``patches.py``.
 """
+# First, before mmengine is imported (see the module).
+from . import upstream_warnings  # noqa: F401  isort: skip
 from . import engine
 from .datasets import SyntheticShapesDataset
 from .models import ARCH_SETTINGS, FasterNet

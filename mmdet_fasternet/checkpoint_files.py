@@ -1,4 +1,5 @@
-"""Is a checkpoint file whole, and which one does ``--resume`` continue?
+"""Is a file a whole checkpoint (if not, what is it?), and which one does
+``--resume`` continue?
 
 mmengine (without ``AtomicCheckpointHook``) writes a checkpoint straight to
 its final name, so a kill during a save leaves a truncated ``epoch_N.pth``
@@ -14,49 +15,90 @@ from typing import List, Optional, Tuple
 
 from mmengine.logging import print_log
 
-from .errors import CheckpointError, ToolError
+from .errors import ToolError
 
 _RESUMABLE = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+HEAD_BYTES = 512
+# Pickles of protocol 2 and later (torch's legacy format) open with PROTO.
+PICKLE_PROTO = b'\x80'
 
 
 def checkpoint_problem(path: str) -> Optional[str]:
-    """Why ``path`` is not a complete checkpoint, or None if it looks whole.
+    """Why ``path`` is not a loadable checkpoint, or None if it looks like
+    one: what the file is instead, and the likely fix.
 
-    torch saves a zip archive whose directory is at its very end, so any
-    truncation removes it; reading that directory costs a few kilobytes.
-    Files in torch's legacy (non-zip) format are not judged.
+    Reads the first bytes and, for a zip, its directory (at the very end:
+    any truncation removes it): a few kilobytes whatever the file's size.
+    torch's legacy pickle format is left to the unpickler.
     """
     if not osp.isfile(path):
         return 'it does not exist'
-    if osp.getsize(path) == 0:
-        return 'it is empty'
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if not any(n.endswith('/data.pkl') for n in archive.namelist()):
-                return 'it is a zip archive but not a torch checkpoint'
-        return None
+    size = osp.getsize(path)
+    if size == 0:
+        return 'it is empty (0 bytes): a save or download that never wrote'
     with open(path, 'rb') as f:
-        if f.read(4) == b'PK\x03\x04':
-            return ('it is truncated: the archive lacks its end record '
-                    '(a save or copy that was interrupted)')
+        head = f.read(HEAD_BYTES)
+    if head.startswith(b'PK\x03\x04'):
+        return _zip_problem(path)
+    if head.startswith(PICKLE_PROTO):
+        return None
+    if looks_like_safetensors(head):
+        return _safetensors_problem(head, size)
+    return _foreign_file(head)
+
+
+def _zip_problem(path: str) -> Optional[str]:
+    if not zipfile.is_zipfile(path):
+        return ('it is truncated: the archive lacks its end record (a save '
+                'or copy that was interrupted)')
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if any(n.endswith('/data.pkl') for n in names):
+        return None
+    listed = ', '.join(names[:3]) + (', ...' if len(names) > 3 else '')
+    return (f'it is a zip archive but not a torch checkpoint (it holds '
+            f'{listed or "nothing"}); unpack it and pass the checkpoint '
+            f'inside')
+
+
+def looks_like_safetensors(head: bytes) -> bool:
+    """An 8-byte little-endian header size, then a JSON header."""
+    return len(head) > 9 and head[8:10] in (b'{"', b'{}')
+
+
+def is_safetensors_file(path: str) -> bool:
+    with open(path, 'rb') as f:
+        return looks_like_safetensors(f.read(HEAD_BYTES))
+
+
+def _safetensors_problem(head: bytes, size: int) -> Optional[str]:
+    header_size = int.from_bytes(head[:8], 'little')
+    if 8 + header_size > size:
+        return (f'it is a truncated safetensors file ({size} bytes; its '
+                f'header alone claims {8 + header_size})')
     return None
 
 
-def require_complete_checkpoint(path: str, what: str) -> None:
-    """Raise CheckpointError naming ``path`` unless it is a whole file.
-
-    URLs are left to the loader, which fetches them.
-    """
-    if '://' in path:
-        return
-    if not osp.isfile(path):
-        raise CheckpointError(f'{what} {path!r} does not exist.')
-    problem = checkpoint_problem(path)
-    if problem:
-        raise CheckpointError(
-            f'{what} {path!r} cannot be loaded: {problem}. Use another '
-            f'checkpoint; in a work dir, --resume without a path picks the '
-            f'newest complete one.')
+def _foreign_file(head: bytes) -> str:
+    """What a file that is neither a torch nor a safetensors file is."""
+    text = head.decode('utf-8', errors='ignore')
+    start = text.lstrip().lower()
+    if start.startswith(('<!doctype html', '<html')) or '<html' in start:
+        return ('it is an HTML page, not a checkpoint: a download that '
+                'saved an error or sign-in page; download the file again '
+                'from its release page')
+    if start.startswith('version https://git-lfs'):
+        return ('it is a Git LFS pointer, not the weights: run `git lfs '
+                'pull` in the repository it came from')
+    if head.startswith(b'\x1f\x8b'):
+        return 'it is gzip-compressed: unpack it (gunzip) first'
+    printable = sum(c.isprintable() or c.isspace() for c in text)
+    if b'\x00' not in head and printable >= 0.95 * max(len(text), 1):
+        first = text.strip().splitlines()[0][:40] if text.strip() else ''
+        return f'it is a text file, not a checkpoint (it starts {first!r})'
+    return (f'it is not a checkpoint: it starts with the bytes '
+            f'{head[:8].hex(" ")}, which neither torch nor safetensors '
+            f'writes')
 
 
 def recorded_latest(work_dir: str) -> Optional[str]:

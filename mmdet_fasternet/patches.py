@@ -20,15 +20,19 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
 from .datasets.metainfo import config_metainfo
-from .safe_loading import (load_from_http_weights_only, load_state_strictly,
-                           read_checkpoint)
+from .safe_loading import (load_from_http_weights_only,
+                           load_from_local_weights_only)
 
 UPSTREAM_SYMBOLS: Dict[str, str] = {
     'mmengine.runner.checkpoint.load_from_http':
     'unpickles downloads with weights_only=False; replaced (open-mmlab://, '
     'torchvision:// and http(s):// URLs)',
+    'mmengine.runner.checkpoint.load_from_local':
+    "the '' scheme (every path): torch.load without weights_only, and a "
+    'bare KeyError for a file that is not a checkpoint; replaced',
     'mmengine.runner.checkpoint.CheckpointLoader.register_scheme':
-    'public, but the http(s) scheme it replaces is mmengine-internal',
+    "public, but the http(s) and '' schemes it replaces are "
+    'mmengine-internal',
     'mmengine.config.DictAction._parse_iterable':
     '--cfg-options: mmengine deletes the spaces of every value',
     'mmengine.config.DictAction._parse_int_float_bool':
@@ -59,7 +63,8 @@ _applied = False
 
 
 def apply_patches() -> None:
-    """Make mmengine load checkpoint URLs weights-only, and import
+    """Make mmengine load every checkpoint path and URL through
+    ``safe_loading.read_checkpoint``, and import
     ``torch.distributed.nn`` while no process group exists (idempotent).
 
     ``torch.distributed.nn.functional`` binds ``group.WORLD`` as default
@@ -75,6 +80,9 @@ def apply_patches() -> None:
         prefixes=('http://', 'https://'),
         loader=load_from_http_weights_only,
         force=True)
+    # '' is the scheme every path without another prefix falls back to.
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_from_local_weights_only, force=True)
     # open-mmlab://, torchvision:// and friends call the module function.
     mmengine_checkpoint.load_from_http = load_from_http_weights_only
     _applied = True
@@ -100,34 +108,33 @@ class ConfigOptionsAction(DictAction):
 
 
 class SafeDetInferencer(DetInferencer):
-    """DetInferencer that reads ``weights`` weights-only and strictly.
+    """DetInferencer for a checkpoint the caller has read (weights-only)
+    and loads (strictly) with ``load_state``.
 
     mmengine's loader calls ``torch.load`` without ``weights_only``, which
     unpickles anything on torch < 2.6 or under
-    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``; ``read_checkpoint`` always passes
-    ``weights_only=True``. Weights that do not fit the config are an error,
-    not a half-random model, and class names come from the checkpoint or the
-    config, never COCO's by default.
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``. Class names come from the
+    checkpoint or the config, never COCO's by default.
     """
 
-    def __init__(self, config: Config, weights: Optional[str],
-                 device: str) -> None:
-        self.weights_source = weights
+    def __init__(self, config: Config, device: str, checkpoint: Optional[dict],
+                 load_state: Callable[[nn.Module, dict], None]) -> None:
+        self.checkpoint, self.load_state = checkpoint, load_state
         super().__init__(
             model=config, weights=None, device=device, show_progress=False)
 
     def _load_weights_to_model(self, model: nn.Module, checkpoint: None,
                                cfg: Config) -> None:
         meta = config_metainfo(cfg)
-        if self.weights_source is None:
+        ckpt = self.checkpoint
+        if ckpt is None:
             print_log(
                 'no --weights: the model is untrained, its detections are '
                 'random.',
                 logger='current',
                 level=logging.WARNING)
         else:
-            ckpt = read_checkpoint(self.weights_source)
-            load_state_strictly(model, ckpt, self.weights_source)
+            self.load_state(model, ckpt)
             saved = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
             if 'dataset_meta' in saved:
                 meta.update({

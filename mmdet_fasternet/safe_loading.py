@@ -15,6 +15,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Any, List
 from urllib.error import URLError
 from urllib.parse import urlparse
@@ -24,10 +25,12 @@ import torch
 from mmengine.dist import barrier, get_dist_info, get_local_rank
 from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
-from torch import nn
 
+from .checkpoint_files import checkpoint_problem, is_safetensors_file
 from .errors import CheckpointError
 
+# False where this torch cannot allow-list all that mmengine writes.
+ALLOW_LIST_COMPLETE = True
 # HistoryBuffer fills its registry of statistics lazily, on first use; a
 # fresh process that loads a checkpoint has not used one yet.
 DEFAULT_STATISTICS = frozenset(('min', 'max', 'current', 'mean'))
@@ -63,11 +66,13 @@ def _numpy_globals() -> List[Any]:
 def allow_mmengine_checkpoint_globals() -> None:
     """Register the allow-list with torch (idempotent).
 
-    torch < 2.4 has no allow-list and does not load weights-only by default;
-    torch < 2.6 cannot bind a name to a stand-in, so there getattr and the
-    numpy.core aliases stay refused (such loads fail loudly).
+    torch < 2.4 has no allow-list; torch < 2.6 cannot bind a name to a
+    stand-in, so there getattr and the numpy.core aliases stay refused
+    (such loads fail loudly, see ``refusal``).
     """
+    global ALLOW_LIST_COMPLETE
     if not hasattr(torch.serialization, 'add_safe_globals'):
+        ALLOW_LIST_COMPLETE = False
         return
     entries = [
         HistoryBuffer,
@@ -78,6 +83,7 @@ def allow_mmengine_checkpoint_globals() -> None:
     try:
         torch.serialization.add_safe_globals(entries)
     except TypeError:  # torch < 2.6: no (object, name) pairs
+        ALLOW_LIST_COMPLETE = False
         torch.serialization.add_safe_globals(
             [e for e in entries if not isinstance(e, tuple)])
 
@@ -120,36 +126,81 @@ def _download_once(url: str, path: str) -> None:
             f'its local path.') from exc
 
 
-def read_checkpoint(source: str) -> object:
-    """Load a path or URL without running code from the file."""
+def check_checkpoint_file(path: str,
+                          what: str = 'checkpoint',
+                          hint: str = '') -> None:
+    """Everything that can be known about ``path`` without unpickling it:
+    that it exists, is whole, is a checkpoint (else what it is), and needs
+    no global outside the allow-list. Cheap, so the tools run it before
+    anything is built, and every load runs it again (a URL once it is
+    downloaded)."""
+    if '://' in path:
+        return
+    if not osp.isfile(path):
+        raise CheckpointError(f'{what} {path!r} does not exist.')
+    problem = checkpoint_problem(path)
+    if problem:
+        raise CheckpointError(f'{what} {path!r} cannot be loaded: '
+                              f'{problem}. Nothing was loaded.{hint}')
+    if zipfile.is_zipfile(path) and hasattr(
+            torch.serialization, 'get_unsafe_globals_in_checkpoint'):
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        if unsafe:
+            raise refusal(what, path, ', '.join(unsafe))
+
+
+def refusal(what: str, path: str, needs: str) -> CheckpointError:
+    """The one answer to a file that would run code (never a hint to turn
+    the check off)."""
+    old_torch = '' if ALLOW_LIST_COMPLETE else (
+        f' torch {torch.__version__} cannot allow-list all that mmengine '
+        f'writes, so its own training checkpoints are refused as well: '
+        f'torch >= 2.6 loads them.')
+    return CheckpointError(
+        f'refusing to load {what} {path!r}: unpickling it needs {needs}, '
+        f'which weights-only loading does not allow. The file was not '
+        f'loaded and nothing in it ran. Get the weights from a source you '
+        f'trust, or save them as a state dict of tensors (.pth or '
+        f'.safetensors) where they were made.{old_torch}')
+
+
+def read_checkpoint(source: str, map_location: Any = 'cpu') -> object:
+    """Load a path or URL without running code from the file: the one gate
+    every checkpoint passes (mmengine's loaders are replaced by it)."""
     path = download_cached(source) if source.startswith(
         ('http://', 'https://')) else source
-    if not osp.isfile(path):
-        raise CheckpointError(f'checkpoint {source!r} does not exist.')
-    with open(path, 'rb') as f:
-        head = f.read(16)
+    what, hint = ('checkpoint', '') if path == source else (
+        f'checkpoint downloaded from {source} to',
+        ' Delete the downloaded copy to fetch it again.')
+    check_checkpoint_file(path, what, hint)
     try:
-        if _looks_like_safetensors(head):
+        if is_safetensors_file(path):
             from safetensors.torch import load_file
             return load_file(path, device='cpu')
-        return torch.load(path, map_location='cpu', weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         forbidden = re.search(r'GLOBAL ([\w.]+)|refusing getattr\([^)]*\)',
                               str(exc))
-        if forbidden is None:
-            reason = [line for line in str(exc).splitlines() if line.strip()]
-            raise CheckpointError(
-                f'cannot read checkpoint {source!r} weights-only: '
-                f'{reason[-2] if len(reason) > 1 else exc} (a truncated '
-                f'file, not a checkpoint, or objects torch refuses).') from exc
+        if forbidden is not None:  # torch's text would advise unsafe loading
+            raise refusal(what, path,
+                          forbidden.group(1) or forbidden.group(0)) from None
+        reason = [line for line in str(exc).splitlines() if line.strip()]
         raise CheckpointError(
-            f'refusing to load checkpoint {source!r}: unpickling it would '
-            f'use {forbidden.group(1) or forbidden.group(0)}, which '
-            f'weights-only loading does not allow. Only load files you '
-            f'trust.') from exc
+            f'{what} {path!r} cannot be loaded: '
+            f'{reason[-2] if len(reason) > 1 else exc} (a truncated file, '
+            f'or not a checkpoint). Nothing was loaded.') from None
     except Exception as exc:
         raise CheckpointError(
-            f'cannot read checkpoint {source!r}: {exc}') from exc
+            f'{what} {path!r} cannot be loaded: {exc}') from exc
+
+
+def load_from_local_weights_only(filename: str,
+                                 map_location: Any = None) -> object:
+    """mmengine's loader for paths (``load_from``, ``--resume``,
+    ``tools/test.py``, ``init_cfg``), replaced: mmengine's calls
+    ``torch.load`` without ``weights_only`` and turns a bad file into a
+    bare ``KeyError``."""
+    return read_checkpoint(osp.expanduser(filename), map_location or 'cpu')
 
 
 def load_from_http_weights_only(filename: str,
@@ -160,48 +211,3 @@ def load_from_http_weights_only(filename: str,
     replaced: mmengine's own unpickles downloads with ``weights_only=False``.
     Tensors land on the CPU; mmengine moves the model afterwards."""
     return read_checkpoint(filename)
-
-
-def _looks_like_safetensors(head: bytes) -> bool:
-    # 8-byte little-endian header size, then a JSON header starting "{".
-    return len(head) > 8 and head[8:9] == b'{'
-
-
-def check_state_fits(model: nn.Module, ckpt: object, source: str) -> dict:
-    """The state dict of ``ckpt`` (read by ``read_checkpoint``) if it fits
-    ``model`` tensor for tensor; else a CheckpointError naming the first
-    missing, unexpected or reshaped tensor. A DDP ``module.`` prefix is
-    dropped, as mmengine does when it loads."""
-    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
-    state_dict = {
-        re.sub(r'^module\.', '', k): v
-        for k, v in state_dict.items()
-    }
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    reshaped = [
-        k for k in own if k in state_dict
-        and tuple(state_dict[k].shape) != tuple(own[k].shape)
-    ]
-    if missing:
-        first = f'missing {missing[0]}'
-    elif unexpected:
-        first = f'unexpected {unexpected[0]}'
-    elif reshaped:
-        key = reshaped[0]
-        first = (f'{key} is {list(state_dict[key].shape)} in the '
-                 f'checkpoint but {list(own[key].shape)} in the model')
-    else:
-        return state_dict
-    raise CheckpointError(
-        f'weights {source!r} do not fit this config: {len(missing)} '
-        f'tensors missing, {len(unexpected)} unexpected, {len(reshaped)} of '
-        f'another shape (first: {first}). Pass the config the weights were '
-        f'trained with.')
-
-
-def load_state_strictly(model: nn.Module, ckpt: object, source: str) -> None:
-    """Load every tensor of a whole model from ``ckpt`` or raise: never a
-    half-random model."""
-    model.load_state_dict(check_state_fits(model, ckpt, source))

@@ -7,7 +7,12 @@ on ``sys.path``): ``tool_runner`` runs the tools as a user would and
 shrinks the demo to seconds; ``malicious`` builds a pickle that would run
 code. Minutes-long end-to-end runs carry the ``e2e`` marker.
 """
+import functools
+import http.server
 import socket
+import threading
+from pathlib import Path
+from typing import List, NamedTuple
 
 import pytest
 
@@ -18,3 +23,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+class Served(NamedTuple):
+    root: Path  # files put here are served
+    base: str  # their URL is base + '/' + name
+    requests: List[str]  # the paths requested so far
+
+
+@pytest.fixture
+def http_root(tmp_path, monkeypatch) -> Served:
+    """A local HTTP server for checkpoint URLs; torch's hub cache (where
+    downloads go) is under tmp_path."""
+    root = tmp_path / 'www'
+    root.mkdir()
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    requests: List[str] = []
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Served(root, f'http://127.0.0.1:{server.server_address[1]}',
+                 requests)
+    server.shutdown()

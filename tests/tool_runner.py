@@ -1,14 +1,18 @@
-"""Run the project's tools as a user would: subprocesses in a scratch cwd."""
+"""Run the project's tools as a user would: subprocesses in a scratch cwd,
+or in this process what the tool's one call into the package runs."""
 import os
 import signal
 import subprocess
 import sys
 import time
+from argparse import Namespace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import mmdet
 from mmengine.config import Config
+
+from mmdet_fasternet.apis.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'
@@ -77,8 +81,13 @@ def resumable_train_command(train_py: Path, work: Path, data: Path, *extra:
             ] + opts + ['randomness.seed=0', 'randomness.deterministic=True']
 
 
-def _command(args: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
+def _command(
+        args: Sequence[str],
+        warnings: Optional[str] = 'ignore'
+) -> Tuple[List[str], Dict[str, str]]:
+    env = dict(os.environ, PYTHONWARNINGS=warnings or '')
+    if warnings is None:
+        del env['PYTHONWARNINGS']
     env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
     env.pop('TORCH_FORCE_WEIGHTS_ONLY_LOAD', None)
     cmd = [str(a) for a in args]
@@ -87,10 +96,14 @@ def _command(args: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
     return cmd, env
 
 
-def run_tool(args: Sequence[str],
-             cwd: Path,
-             timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd, env = _command(args)
+def run_tool(
+        args: Sequence[str],
+        cwd: Path,
+        timeout: int = 600,
+        warnings: Optional[str] = 'ignore') -> subprocess.CompletedProcess:
+    """``warnings``: the PYTHONWARNINGS the tool runs under; None: Python's
+    defaults, as a user's shell has them."""
+    cmd, env = _command(args, warnings)
     return subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -117,6 +130,16 @@ def kill_9_after_first_checkpoint(command: Sequence, cwd: Path,
     assert proc.poll() is None, log.read_text()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def call(tool: Callable[[Namespace], None], **options) -> int:
+    """Run what a tool runs, in this process, as its command line would:
+    paths as strings, a user error as ``error: ...`` and exit status 1."""
+    args = Namespace(**{
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in options.items()
+    })
+    return run_cli(lambda: tool(args))
 
 
 def describe(result: subprocess.CompletedProcess) -> str:

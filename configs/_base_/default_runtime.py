@@ -11,6 +11,9 @@ default_hooks = dict(
     # Checkpoints written to a temporary file, fsynced and renamed.
     checkpoint=dict(type='AtomicCheckpointHook'))
 custom_hooks = [
+    # Checkpoints that do not fit the model are errors, not warnings; a
+    # fine-tuning run names the layers it re-initialises.
+    dict(type='CheckpointFitHook'),
     # Stop at a NaN/inf loss; never save non-finite weights.
     dict(type='NonFiniteLossHook'),
     # With randomness.deterministic=True: each epoch seeded from (seed,

@@ -16,9 +16,10 @@ from mmdet.structures import DetDataSample
 from mmdet.utils.misc import IMG_EXTENSIONS
 from mmengine.config import Config
 
-from ..checkpoint_files import require_complete_checkpoint
 from ..errors import ToolError, require_file
+from ..models.checkpoint_fit import load_state_strictly
 from ..patches import SafeDetInferencer
+from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_device
 
 # Detections listed by name on an image's line; the rest are counted.
@@ -101,12 +102,14 @@ def demo(args: argparse.Namespace) -> None:
     images = list_images(args.inputs)
     require_file(args.config, 'config file')
     if args.weights:
-        require_complete_checkpoint(args.weights, '--weights')
+        check_checkpoint_file(args.weights, '--weights')
     outs = output_paths(images, args.out_dir, args.force)
     device = pick_device(args.device)
 
+    checkpoint = read_checkpoint(args.weights) if args.weights else None
     inferencer = SafeDetInferencer(
-        Config.fromfile(args.config), args.weights, device)
+        Config.fromfile(args.config), device, checkpoint,
+        lambda model, ckpt: load_state_strictly(model, ckpt, args.weights))
     classes = tuple(inferencer.model.dataset_meta.get('classes', ()))
     for path, out in zip(images, outs):
         img = mmcv.imread(path)

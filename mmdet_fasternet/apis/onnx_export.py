@@ -16,10 +16,10 @@ from typing import List, Tuple
 import torch
 import torch.nn as nn
 
-from ..checkpoint_files import require_complete_checkpoint
 from ..errors import ToolError, refuse_overwrite
+from ..models.checkpoint_fit import load_state_strictly
 from ..models.deploy import deploy_model
-from ..safe_loading import load_state_strictly, read_checkpoint
+from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_shape
 from .flops import build_detector, load_model_config
 from .numerics import max_relative_error
@@ -69,7 +69,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise ToolError(f'--out must end with .onnx, got {args.out!r}.')
     refuse_overwrite(args.out, '--out', args.force)
     if args.weights:
-        require_complete_checkpoint(args.weights, '--weights')
+        check_checkpoint_file(args.weights, '--weights')
     check_shape(args.shape, MIN_SIZE)
 
 

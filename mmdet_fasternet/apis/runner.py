@@ -19,11 +19,12 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from ..checkpoint_files import (latest_complete_checkpoint,
-                                require_complete_checkpoint)
+from ..checkpoint_files import is_safetensors_file, latest_complete_checkpoint
 from ..datasets.data_checks import check_dataset_paths, explain_data_error
 from ..engine.distributed import start_cpu_process_group
 from ..errors import ToolError, UserError, refuse_overwrite, require_file
+from ..models.checkpoint_fit import not_resumable
+from ..safe_loading import check_checkpoint_file
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -76,18 +77,32 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
                 f'another run ({names}); pass --resume to continue it, or '
                 f'choose another --work-dir. Nothing was overwritten.')
         if cfg.get('load_from'):
-            require_complete_checkpoint(cfg.load_from, 'load_from')
+            check_checkpoint_file(cfg.load_from, 'load_from')
         cfg.resume = False
         return
     if resume == 'auto':
         resume = latest_complete_checkpoint(cfg.work_dir)
-    require_complete_checkpoint(resume, '--resume: checkpoint')
+    check_checkpoint_file(
+        resume, '--resume: checkpoint',
+        ' --resume without a path picks the newest complete checkpoint of '
+        'the work dir.')
+    if is_safetensors_file(resume):
+        raise not_resumable(resume, 'a safetensors file of weights')
     cfg.resume = True
     cfg.load_from = resume
 
 
+def add_hook(cfg: Config, hook_type: str) -> None:
+    """Declare ``hook_type`` in ``custom_hooks`` unless the config does."""
+    hooks = list(cfg.get('custom_hooks', []))
+    if all(h.get('type') != hook_type for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type=hook_type)]
+
+
 def build_runner(cfg: Config, splits: List[str]) -> Runner:
-    """The Runner, once the data paths are checked."""
+    """The Runner, once the data paths are checked; every checkpoint it
+    loads must fit, even with a config that does not declare the hook."""
+    add_hook(cfg, 'CheckpointFitHook')
     check_dataset_paths(cfg, splits)
     start_cpu_process_group(cfg)
     return Runner.from_cfg(cfg)
@@ -130,7 +145,7 @@ def train(args: argparse.Namespace) -> None:
 def evaluate(args: argparse.Namespace) -> None:
     """tools/test.py: evaluate a checkpoint with the config's evaluator."""
     cfg = load_config(args)
-    require_complete_checkpoint(args.checkpoint, 'checkpoint')
+    check_checkpoint_file(args.checkpoint)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.out:
@@ -140,10 +155,8 @@ def evaluate(args: argparse.Namespace) -> None:
     if args.show_dir:
         cfg.default_hooks.visualization.update(
             draw=True, test_out_dir=args.show_dir)
-    added = [dict(type='CheckpointFitHook')]
     if args.deploy:
-        added.append(dict(type='DeployHook'))
-    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + added
+        add_hook(cfg, 'DeployHook')
     runner = build_runner(cfg, ['test'])
     with explain_failures(cfg, ['test']):
         if args.out:  # builds the test loop: dataset and evaluator

@@ -151,15 +151,15 @@ class LoadReport:
                 f'{self.source} ({self.kind})')
         if self.missing:
             text += ('; missing, left at their initial values: ' +
-                     ', '.join(_group(self.missing)))
+                     ', '.join(group_keys(self.missing)))
         if self.ignored:
             text += ('; ignored (classification head, or parts that '
                      'out_indices does not build): ' +
-                     ', '.join(_group(self.ignored)))
+                     ', '.join(group_keys(self.ignored)))
         return text + '.'
 
 
-def _group(keys: List[str]) -> List[str]:
+def group_keys(keys: List[str]) -> List[str]:
     """``norm0.weight, norm0.bias, ...`` -> ``norm0.* (5)``."""
     groups: Dict[str, int] = OrderedDict()
     for key in keys:

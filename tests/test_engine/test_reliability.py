@@ -246,7 +246,8 @@ def test_checkpoint_problem(tmp_path):
     assert 'truncated' in checkpoint_problem(
         str(truncated_copy(good, tmp_path / 'cut.pth')))
     (tmp_path / 'empty.pth').write_bytes(b'')
-    assert checkpoint_problem(str(tmp_path / 'empty.pth')) == 'it is empty'
+    assert checkpoint_problem(str(tmp_path /
+                                  'empty.pth')).startswith('it is empty')
     assert checkpoint_problem(str(tmp_path / 'no.pth')) == 'it does not exist'
 
 

@@ -7,8 +7,6 @@ case.
 """
 import json
 import re
-from argparse import Namespace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,25 +15,14 @@ import torch
 from malicious import CreatesFile
 from mmengine.config import Config
 from mmengine.logging import MessageHub
-from tool_runner import (MASK_DEMO, TOOLS, describe, run_tool,
+from tool_runner import (MASK_DEMO, TOOLS, call, describe, run_tool,
                          tiny_shapes_options)
 
 import mmdet_fasternet  # noqa: F401
-from mmdet_fasternet.apis.cli import run_cli
 from mmdet_fasternet.apis.curves import (find_scalar_logs, is_train,
                                          merge_runs, plot_curves, read_records)
 from mmdet_fasternet.apis.inference import demo
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
-
-
-def call(tool, **options) -> int:
-    """Run what a tool runs, in this process, as its command line would:
-    paths as strings, a user error as ``error: ...`` and exit status 1."""
-    args = Namespace(**{
-        k: str(v) if isinstance(v, Path) else v
-        for k, v in options.items()
-    })
-    return run_cli(lambda: tool(args))
 
 
 def call_demo(inputs, config, **options) -> int:
@@ -158,7 +145,7 @@ def test_demo_reads_weights_weights_only(image, tmp_path, monkeypatch, capsys):
     fresh_checkpoint(evil, extra=dict(payload=CreatesFile(pwned)))
     assert call_demo(
         image, MASK_DEMO, weights=evil, out_dir=out, force=True) == 1
-    assert 'refusing to load checkpoint' in capsys.readouterr().err
+    assert 'refusing to load --weights' in capsys.readouterr().err
     assert not pwned.exists()
 
 
