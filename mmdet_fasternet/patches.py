@@ -52,6 +52,10 @@ UPSTREAM_SYMBOLS: Dict[str, str] = {
     'deploy: the same, for hooks registered on every module',
     'mmengine.logging.history_buffer.HistoryBuffer._statistics_methods':
     'weights-only loading: the statistics a checkpoint may name',
+    'mmengine.model.ImgDataPreprocessor._enable_normalize':
+    'ONNX export: whether the preprocessor normalises (set in __init__)',
+    'mmengine.model.ImgDataPreprocessor._channel_conversion':
+    'ONNX export: whether it swaps BGR and RGB (set in __init__)',
     'torch.utils.data.DataLoader._iterator':
     "deterministic resume: a persistent loader's workers are restarted",
     'torch.utils.data.dataloader._MultiProcessingDataLoaderIter'
@@ -108,8 +112,9 @@ class ConfigOptionsAction(DictAction):
 
 
 class SafeDetInferencer(DetInferencer):
-    """DetInferencer for a checkpoint the caller has read (weights-only)
-    and loads (strictly) with ``load_state``.
+    """DetInferencer whose weights come from ``load_weights`` (the caller
+    reads them weights-only and loads them strictly; it returns the
+    checkpoint's ``meta``), or nowhere (None: an untrained model).
 
     mmengine's loader calls ``torch.load`` without ``weights_only``, which
     unpickles anything on torch < 2.6 or under
@@ -117,25 +122,23 @@ class SafeDetInferencer(DetInferencer):
     checkpoint or the config, never COCO's by default.
     """
 
-    def __init__(self, config: Config, device: str, checkpoint: Optional[dict],
-                 load_state: Callable[[nn.Module, dict], None]) -> None:
-        self.checkpoint, self.load_state = checkpoint, load_state
+    def __init__(self, config: Config, device: str,
+                 load_weights: Optional[Callable[[nn.Module], dict]]) -> None:
+        self.load_weights = load_weights
         super().__init__(
             model=config, weights=None, device=device, show_progress=False)
 
     def _load_weights_to_model(self, model: nn.Module, checkpoint: None,
                                cfg: Config) -> None:
         meta = config_metainfo(cfg)
-        ckpt = self.checkpoint
-        if ckpt is None:
+        if self.load_weights is None:
             print_log(
                 'no --weights: the model is untrained, its detections are '
                 'random.',
                 logger='current',
                 level=logging.WARNING)
         else:
-            self.load_state(model, ckpt)
-            saved = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+            saved = self.load_weights(model)
             if 'dataset_meta' in saved:
                 meta.update({
                     k.lower(): v
@@ -153,6 +156,19 @@ class SafeDetInferencer(DetInferencer):
         if cfg.get('test_dataloader', {}).get('collate_fn'):
             return super()._init_collate(cfg)
         return pseudo_collate
+
+
+def image_preprocessing(preprocessor: nn.Module) -> Dict[str, Any]:
+    """What mmdet's DetDataPreprocessor does to one test image, for a
+    graph that does it itself: ``mean``/``std`` (None if it does not
+    normalise), ``swap_channels``, ``pad_size_divisor`` and ``pad_value``."""
+    normalises = preprocessor._enable_normalize
+    return dict(
+        mean=preprocessor.mean.clone() if normalises else None,
+        std=preprocessor.std.clone() if normalises else None,
+        swap_channels=preprocessor._channel_conversion,
+        pad_size_divisor=preprocessor.pad_size_divisor,
+        pad_value=preprocessor.pad_value)
 
 
 def coco_ground_truth(metric: Any) -> Optional[Any]:

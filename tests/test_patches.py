@@ -5,6 +5,7 @@ import importlib
 import pytest
 import torch
 from mmdet.evaluation import CocoMetric
+from mmengine.model import ImgDataPreprocessor
 
 import mmdet_fasternet
 from mmdet_fasternet import patches
@@ -13,8 +14,12 @@ from mmdet_fasternet import patches
 INSTANCES = {
     'mmdet.evaluation.CocoMetric':
     lambda: CocoMetric(ann_file=None, metric='bbox'),
-    'torch.nn.Module': lambda: torch.nn.Module(),
-    'torch.utils.data.DataLoader': lambda: torch.utils.data.DataLoader([0]),
+    'mmengine.model.ImgDataPreprocessor':
+    lambda: ImgDataPreprocessor(mean=[0, 0, 0], std=[1, 1, 1]),
+    'torch.nn.Module':
+    lambda: torch.nn.Module(),
+    'torch.utils.data.DataLoader':
+    lambda: torch.utils.data.DataLoader([0]),
 }
 
 

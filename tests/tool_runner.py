@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import mmdet
+import torch
 from mmengine.config import Config
 
 from mmdet_fasternet.apis.cli import run_cli
+from mmdet_fasternet.apis.flops import build_detector, load_model_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'
@@ -140,6 +142,16 @@ def call(tool: Callable[[Namespace], None], **options) -> int:
         for k, v in options.items()
     })
     return run_cli(lambda: tool(args))
+
+
+def many_detections(config: Path) -> torch.nn.Module:
+    """A detector with fresh weights whose score threshold lets every
+    candidate through, so that NMS and the top-k decide what is kept."""
+    torch.manual_seed(0)
+    cfg = load_model_config(str(config))
+    test_cfg = cfg.model.test_cfg
+    (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).score_thr = 0.0
+    return build_detector(cfg).eval()
 
 
 def describe(result: subprocess.CompletedProcess) -> str:

@@ -12,7 +12,10 @@ from mmdet_fasternet.apis.runner import evaluate
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (evaluate) a detector')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file (path or URL)')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file (path or URL), or an ONNX file of the whole '
+        'detector (tools/export_onnx.py --part detector)')
     parser.add_argument('--work-dir', help='where the evaluation logs go')
     parser.add_argument(
         '--out', help='also dump the raw predictions to this .pkl file')

@@ -8,16 +8,18 @@ folder under the input's name, and one line per image says what was kept.
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import mmcv
 import torch
 from mmdet.structures import DetDataSample
 from mmdet.utils.misc import IMG_EXTENSIONS
 from mmengine.config import Config
+from torch import nn
 
 from ..errors import ToolError, require_file
 from ..models.checkpoint_fit import load_state_strictly
+from ..models.onnx_detector import use_onnx_file
 from ..patches import SafeDetInferencer
 from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_device
@@ -90,6 +92,26 @@ def describe(pred: DetDataSample, classes: tuple, thr: float) -> str:
     return f'{len(found)} detection{plural} >= {thr:g}{listed}'
 
 
+def weights_loader(
+        cfg: Config,
+        weights: Optional[str]) -> Optional[Callable[[nn.Module], dict]]:
+    """How the demo's model gets ``weights``: a checkpoint read now and
+    loaded strictly into the model, or an ONNX file that replaces the
+    config's model (the file holds the weights)."""
+    if weights is None:
+        return None
+    if weights.endswith('.onnx'):
+        use_onnx_file(cfg, weights)
+        return lambda model: {}
+    ckpt = read_checkpoint(weights)
+
+    def load(model: nn.Module) -> dict:
+        load_state_strictly(model, ckpt, weights)
+        return ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+
+    return load
+
+
 def demo(args: argparse.Namespace) -> None:
     """tools/demo.py: draw the predictions on ``args.inputs``.
 
@@ -101,15 +123,16 @@ def demo(args: argparse.Namespace) -> None:
                         f'{args.pred_score_thr}.')
     images = list_images(args.inputs)
     require_file(args.config, 'config file')
-    if args.weights:
+    if args.weights and args.weights.endswith('.onnx'):
+        require_file(args.weights, '--weights')
+    elif args.weights:
         check_checkpoint_file(args.weights, '--weights')
     outs = output_paths(images, args.out_dir, args.force)
     device = pick_device(args.device)
 
-    checkpoint = read_checkpoint(args.weights) if args.weights else None
-    inferencer = SafeDetInferencer(
-        Config.fromfile(args.config), device, checkpoint,
-        lambda model, ckpt: load_state_strictly(model, ckpt, args.weights))
+    cfg = Config.fromfile(args.config)
+    inferencer = SafeDetInferencer(cfg, device,
+                                   weights_loader(cfg, args.weights))
     classes = tuple(inferencer.model.dataset_meta.get('classes', ()))
     for path, out in zip(images, outs):
         img = mmcv.imread(path)

@@ -1,30 +1,39 @@
 """tools/export_onnx.py: a FasterNet model to ONNX, dynamic height and width.
 
-Parts: ``backbone`` (one output per stage), ``neck`` (backbone + FPN) and,
-for single-stage detectors such as RetinaNet, ``detector``: every level's
-class scores and box deltas, i.e. the whole network before post-processing
-(decoding and NMS stay outside ONNX, as without mmdeploy mmdet has no
-exportable NMS). The exported model is checked against PyTorch with
-onnxruntime at two input sizes.
+Parts: ``backbone`` (one output per stage), ``neck`` (backbone + FPN) and
+``detector``: the whole detector, RetinaNet or Mask/Faster R-CNN, from the
+resized image to boxes, scores, labels and mask probabilities, NMS and
+RoIAlign included (``models/detector_graph.py``), with the class names and
+the preprocessing in the file's metadata. The exporter is torch's dynamo
+exporter (``torch.onnx.export(dynamo=True)``, the default since torch 2.9):
+its custom translation table turns our two custom ops into ONNX's
+standard NonMaxSuppression and RoiAlign (opset 18), which the
+TorchScript exporter, deprecated there, could only do through its
+internals. The exported model is checked against PyTorch with onnxruntime
+at two input sizes.
 """
 import argparse
+import json
 import os
 import os.path as osp
 import tempfile
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn as nn
 
+from ..datasets.metainfo import config_metainfo
 from ..errors import ToolError, refuse_overwrite
 from ..models.checkpoint_fit import load_state_strictly
 from ..models.deploy import deploy_model
+from ..models.detector_graph import DetectorGraph
 from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_shape
 from .flops import build_detector, load_model_config
 from .numerics import max_relative_error
 
 PARTS = ('backbone', 'neck', 'detector')
+DETECTOR_OUTPUTS = ['boxes', 'scores', 'labels', 'masks']
 RTOL = 1e-4
 MIN_SIZE, MAX_SIZE = 64, 8192
 
@@ -34,33 +43,67 @@ class ExportedPart(nn.Module):
 
     def __init__(self, detector: nn.Module, part: str) -> None:
         super().__init__()
-        self.detector = detector
         self.part = part
+        # The detector is registered once: as the graph's, or as ours.
+        if part == 'detector':
+            self.detector_graph = DetectorGraph(detector)
+        else:
+            self.detector_graph, self.backbone_and_neck = None, detector
+
+    @property
+    def detector(self) -> nn.Module:
+        if self.detector_graph is not None:
+            return self.detector_graph.detector
+        return self.backbone_and_neck
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if self.detector_graph is not None:
+            return self.detector_graph(x)
         if self.part == 'backbone':
             return tuple(self.detector.backbone(x))
-        feats = self.detector.extract_feat(x)
-        if self.part == 'neck':
-            return tuple(feats)
-        cls_scores, bbox_preds = self.detector.bbox_head(feats)[:2]
-        return tuple(cls_scores) + tuple(bbox_preds)
+        return tuple(self.detector.extract_feat(x))
 
     def weight_bytes(self) -> int:
-        modules = [self.detector.backbone]
-        if self.part != 'backbone':
-            modules.append(self.detector.neck)
-        if self.part == 'detector':
-            modules.append(self.detector.bbox_head)
-        return sum(t.numel() * t.element_size() for m in modules
-                   for t in list(m.parameters()) + list(m.buffers()))
+        module = self.detector.backbone if self.part == 'backbone' else (
+            self.detector if self.detector_graph else nn.ModuleList(
+                [self.detector.backbone, self.detector.neck]))
+        return sum(t.numel() * t.element_size()
+                   for t in list(module.parameters()) + list(module.buffers()))
 
     def output_names(self, num_outputs: int) -> List[str]:
-        if self.part != 'detector':
+        if self.detector_graph is None:
             return [f'{self.part}_{i}' for i in range(num_outputs)]
-        levels = num_outputs // 2
-        return ([f'cls_score_{i}' for i in range(levels)] +
-                [f'bbox_pred_{i}' for i in range(levels)])
+        return DETECTOR_OUTPUTS[:num_outputs]
+
+
+def onnx_nms(boxes, scores, iou_threshold: float, score_threshold: float):
+    """``fasternet::nms`` as ONNX NonMaxSuppression (one class)."""
+    from onnxscript import opset18 as op
+    selected = op.NonMaxSuppression(
+        op.Unsqueeze(boxes, [0]), op.Unsqueeze(scores, [0, 1]),
+        op.Constant(value_ints=[2**31 - 1]),
+        op.Constant(value_floats=[iou_threshold]),
+        op.Constant(value_floats=[score_threshold]))
+    return op.Squeeze(op.Slice(selected, [2], [3], [1]), [1])
+
+
+def onnx_roi_align(features, rois, output_size: int, spatial_scale: float,
+                   sampling_ratio: int):
+    """``fasternet::roi_align`` as ONNX RoiAlign: half-pixel alignment is
+    mmcv's ``aligned=True``."""
+    from onnxscript import opset18 as op
+    batch_indices = op.Cast(
+        op.Squeeze(op.Slice(rois, [0], [1], [1]), [1]), to=7)  # int64
+    return op.RoiAlign(
+        features,
+        op.Slice(rois, [1], [5], [1]),
+        batch_indices,
+        mode='avg',
+        output_height=output_size,
+        output_width=output_size,
+        sampling_ratio=sampling_ratio,
+        spatial_scale=spatial_scale,
+        coordinate_transformation_mode='half_pixel')
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -76,13 +119,9 @@ def check_args(args: argparse.Namespace) -> None:
 def build_part(args: argparse.Namespace) -> ExportedPart:
     """The ``--part`` of the config's detector with ``--weights`` loaded,
     in deploy mode unless ``--no-deploy``."""
-    detector = build_detector(load_model_config(args.config))
-    if args.part == 'detector' and hasattr(detector, 'roi_head'):
-        raise ToolError(
-            f'--part detector: {type(detector).__name__} is a two-stage '
-            f'detector; its RoI stage needs NMS-selected proposals, which '
-            f'ONNX export without mmdeploy cannot produce. Export '
-            f'--part neck, or a single-stage detector such as RetinaNet.')
+    cfg = load_model_config(args.config)
+    detector = build_detector(cfg)
+    detector.dataset_meta = config_metainfo(cfg)
     if args.weights:
         load_state_strictly(detector, read_checkpoint(args.weights),
                             args.weights)
@@ -94,9 +133,39 @@ def build_part(args: argparse.Namespace) -> ExportedPart:
     return ExportedPart(detector, args.part).eval()
 
 
+def example_input(part: ExportedPart, shape: Tuple[int, int],
+                  seed: int) -> torch.Tensor:
+    """Pixels (0 to 255) for a whole detector, else normalised values."""
+    generator = torch.Generator().manual_seed(seed)
+    if part.detector_graph is not None:
+        return torch.rand(1, 3, *shape, generator=generator) * 255
+    return torch.randn(1, 3, *shape, generator=generator)
+
+
+def detector_metadata(part: ExportedPart) -> Dict[str, str]:
+    """What a user of the file needs besides it: the class names, and what
+    happens to the image inside the graph."""
+    pre = part.detector_graph.preprocessing
+    return dict(
+        classes=json.dumps(list(part.detector.dataset_meta['classes'])),
+        input='image: float32 (1, 3, H, W), the BGR pixels (0-255) of the '
+        'image resized as the config\'s test pipeline resizes it; the graph '
+        'normalises and pads it',
+        outputs=', '.join(
+            part.output_names(4 if part.detector_graph.with_mask else 3)) +
+        ': boxes in the input image\'s pixels (x1, y1, x2, y2), masks as '
+        '28x28 probabilities of each box\'s class',
+        preprocessing=json.dumps(
+            dict(
+                mean=pre['mean'].flatten().tolist(),
+                std=pre['std'].flatten().tolist(),
+                swap_channels=pre['swap_channels'],
+                pad_size_divisor=pre['pad_size_divisor'])))
+
+
 def write_onnx(part: ExportedPart, shape: Tuple[int, int], out: str) -> None:
     """Write ``out`` atomically: a failed export leaves no partial file."""
-    x = torch.randn(1, 3, *shape)
+    x = example_input(part, shape, seed=1)
     with torch.no_grad():
         num_outputs = len(part(x))
     dims = ({
@@ -114,8 +183,17 @@ def write_onnx(part: ExportedPart, shape: Tuple[int, int], out: str) -> None:
             output_names=part.output_names(num_outputs),
             dynamic_shapes=dims,
             dynamo=True,
+            custom_translation_table={
+                torch.ops.fasternet.nms.default: onnx_nms,
+                torch.ops.fasternet.roi_align.default: onnx_roi_align
+            },
             external_data=False,
             verbose=False)
+        if part.detector_graph is not None:
+            import onnx
+            model = onnx.load(tmp)
+            onnx.helper.set_model_props(model, detector_metadata(part))
+            onnx.save(model, tmp)
         os.replace(tmp, out)
     finally:
         if osp.exists(tmp):
@@ -131,8 +209,7 @@ def verify(part: ExportedPart, out: str,
         out, providers=['CPUExecutionProvider'])
     errors = []
     for shape in shapes:
-        x = torch.randn(
-            1, 3, *shape, generator=torch.Generator().manual_seed(0))
+        x = example_input(part, shape, seed=0)
         with torch.no_grad():
             expected = [t.numpy() for t in part(x)]
         got = session.run(None, {'image': x.numpy()})

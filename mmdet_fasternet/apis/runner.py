@@ -24,6 +24,7 @@ from ..datasets.data_checks import check_dataset_paths, explain_data_error
 from ..engine.distributed import start_cpu_process_group
 from ..errors import ToolError, UserError, refuse_overwrite, require_file
 from ..models.checkpoint_fit import not_resumable
+from ..models.onnx_detector import use_onnx_file
 from ..safe_loading import check_checkpoint_file
 
 
@@ -143,10 +144,17 @@ def train(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    """tools/test.py: evaluate a checkpoint with the config's evaluator."""
+    """tools/test.py: evaluate a checkpoint (or an exported ONNX file) with
+    the config's evaluator."""
     cfg = load_config(args)
-    check_checkpoint_file(args.checkpoint)
-    cfg.load_from = args.checkpoint
+    if args.checkpoint.endswith('.onnx'):
+        if args.deploy:
+            raise ToolError('--deploy applies to checkpoints; an ONNX file '
+                            'is exported in deploy mode already.')
+        use_onnx_file(cfg, args.checkpoint)
+    else:
+        check_checkpoint_file(args.checkpoint)
+        cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.out:
         if not args.out.endswith(('.pkl', '.pickle')):

@@ -1,0 +1,51 @@
+"""The whole-detector graph computes what mmdet's predict computes.
+
+In PyTorch its two custom ops call mmcv, so the graph and mmdet's own
+predict must agree exactly; ``test_tools/test_onnx_detector.py`` then
+checks the exported file against both.
+"""
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from tool_runner import MASK_DEMO, RETINA_DEMO, many_detections
+
+from mmdet_fasternet.apis.flops import build_detector, load_model_config
+from mmdet_fasternet.errors import ConfigError
+from mmdet_fasternet.models.detector_graph import DetectorGraph
+
+
+@pytest.mark.parametrize('config', [MASK_DEMO, RETINA_DEMO])
+def test_graph_equals_mmdet_predict(config):
+    detector = many_detections(config)
+    height, width = 150, 230  # not multiples of 32: the graph pads
+    image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
+    meta = dict(
+        img_shape=(height, width),
+        ori_shape=(height, width),
+        scale_factor=(1.0, 1.0))
+    with torch.no_grad():
+        data = detector.data_preprocessor(
+            dict(inputs=[image], data_samples=[DetDataSample(metainfo=meta)]))
+        expected = detector.predict(
+            data['inputs'], data['data_samples'], rescale=False)[0]
+        got = DetectorGraph(detector).eval()(image.float()[None])
+    expected = expected.pred_instances
+    assert len(got[0]) == detector.test_cfg.get('rcnn',
+                                                detector.test_cfg).max_per_img
+    assert torch.equal(got[0], expected.bboxes)
+    assert torch.equal(got[1], expected.scores)
+    assert torch.equal(got[2], expected.labels)
+    if config == MASK_DEMO:  # mmdet pastes; compare the 28x28 maps there
+        assert got[3].shape == (len(got[0]), 28, 28)
+        assert got[3].min() >= 0 and got[3].max() <= 1
+
+
+@pytest.mark.parametrize('config,problem', [
+    ('mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
+     'FCOS with a FCOSHead without anchors is not supported'),
+    ('mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
+     'CascadeRCNN with a CascadeRoIHead is not supported'),
+])
+def test_unsupported_detectors_are_named(config, problem):
+    with pytest.raises(ConfigError, match=problem):
+        DetectorGraph(build_detector(load_model_config(config)))

@@ -1,0 +1,151 @@
+"""The whole detector in one ONNX file: onnxruntime gives what PyTorch
+gives (boxes, scores, labels, pasted masks) at two input sizes, and
+``tools/test.py`` evaluates the file like a checkpoint."""
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from tool_runner import (MASK_DEMO, RETINA_DEMO, TOOLS, call, describe,
+                         many_detections, run_tool, tiny_shapes_options)
+
+from mmdet_fasternet.apis.flops import load_model_config
+from mmdet_fasternet.apis.inference import demo
+from mmdet_fasternet.apis.onnx_export import ExportedPart, write_onnx
+from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
+from mmdet_fasternet.errors import CheckpointError
+from mmdet_fasternet.models.onnx_detector import OnnxDetector
+
+# (resized height, width), (original height, width): other scale factors.
+SIZES = [((128, 160), (256, 320)), ((150, 230), (100, 153))]
+
+
+@pytest.fixture(scope='module', params=[MASK_DEMO, RETINA_DEMO])
+def exported(request, tmp_path_factory):
+    """A demo detector with fresh weights, exported in eval mode (deploy
+    mode folds BN, which changes the last bits)."""
+    detector = many_detections(request.param)
+    detector.dataset_meta = dict(classes=SHAPE_CLASSES)
+    path = tmp_path_factory.mktemp('onnx') / 'detector.onnx'
+    write_onnx(
+        ExportedPart(detector, 'detector').eval(), (128, 160), str(path))
+    return detector, path, request.param
+
+
+def onnx_detector(path, config) -> OnnxDetector:
+    """What tools/test.py puts in the config's place."""
+    model = load_model_config(str(config)).model
+    if 'roi_head' not in model:
+        return OnnxDetector(str(path), SHAPE_CLASSES)
+    return OnnxDetector(
+        str(path),
+        SHAPE_CLASSES,
+        mask_head=model.roi_head.mask_head,
+        rcnn_test_cfg=model.test_cfg.rcnn)
+
+
+@pytest.mark.e2e
+def test_onnxruntime_gives_what_pytorch_gives(exported):
+    detector, path, config = exported
+    model = onnx.load(str(path))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert dims[2].dim_param and dims[3].dim_param  # dynamic H and W
+    ops = {node.op_type for node in model.graph.node}
+    assert 'NonMaxSuppression' in ops
+    assert ('RoiAlign' in ops) == hasattr(detector, 'roi_head')
+    assert all(not node.domain or node.domain == 'ai.onnx'
+               for node in model.graph.node)  # standard operators only
+    assert not list(path.parent.glob('*.data'))  # one self-contained file
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(meta['classes']) == list(SHAPE_CLASSES)
+    assert json.loads(meta['preprocessing'])['swap_channels'] is True
+    runtime = onnx_detector(path, config)
+    for (height, width), original in SIZES:
+        image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
+        meta = dict(
+            img_shape=(height, width),
+            ori_shape=original,
+            scale_factor=(width / original[1], height / original[0]))
+        with torch.no_grad():
+            data = detector.data_preprocessor(
+                dict(
+                    inputs=[image],
+                    data_samples=[DetDataSample(metainfo=meta)]))
+            want = detector.predict(
+                data['inputs'], data['data_samples'],
+                rescale=True)[0].pred_instances
+        got = runtime([image], [DetDataSample(metainfo=meta)])[0]
+        got = got.pred_instances
+        assert len(got) == len(want) > 50
+        torch.testing.assert_close(got.bboxes, want.bboxes, atol=1e-3, rtol=0)
+        torch.testing.assert_close(got.scores, want.scores, atol=1e-5, rtol=0)
+        assert torch.equal(got.labels, want.labels)
+        if 'masks' in want:
+            assert got.masks.shape == want.masks.shape
+            differ = (got.masks != want.masks).float().mean().item()
+            assert differ < 1e-3
+
+
+@pytest.mark.e2e
+def test_onnx_file_for_other_classes_is_refused(exported):
+    _, path, _ = exported
+    with pytest.raises(
+            CheckpointError,
+            match=r'was exported for 4 classes \(circle, square, triangle, '
+            r'\.\.\.\), the config names 2 \(cat, dog, \.\.\.\); pass the '
+            r'config it was exported from'):
+        OnnxDetector(str(path), ['cat', 'dog'])
+
+
+def metric_lines(output: str) -> dict:
+    """``coco/bbox_mAP: 0.1230`` and its kin, by name."""
+    found = {}
+    for line in output.splitlines():
+        for part in line.split(' - ')[-1].split('  '):
+            if part.startswith('coco/') and ':' in part:
+                name, value = part.split(':', 1)
+                found[name.strip()] = float(value)
+    return found
+
+
+@pytest.mark.e2e
+def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
+        tmp_path, capsys):
+    ckpt = tmp_path / 'trained.pth'
+    detector = many_detections(MASK_DEMO)
+    torch.save({'state_dict': detector.state_dict(), 'meta': {}}, ckpt)
+    onnx_file = tmp_path / 'mask.onnx'
+    result = run_tool([
+        TOOLS / 'export_onnx.py', MASK_DEMO, '--part', 'detector', '--weights',
+        ckpt, '--out', onnx_file, '--shape', '128', '128', '--no-deploy'
+    ], tmp_path)
+    assert result.returncode == 0, describe(result)
+    metrics = []
+    for source in (ckpt, onnx_file):
+        result = run_tool([
+            TOOLS / 'test.py', MASK_DEMO, source, '--work-dir',
+            tmp_path / Path(source).stem, '--cfg-options'
+        ] + tiny_shapes_options(tmp_path / 'data'), tmp_path)
+        assert result.returncode == 0, describe(result)
+        metrics.append(metric_lines(result.stdout))
+    assert set(metrics[0]) == set(metrics[1]) and 'coco/segm_mAP' in metrics[0]
+    for name, value in metrics[0].items():
+        assert abs(metrics[1][name] - value) <= 0.01, name
+    # tools/demo.py draws the same detections from either file.
+    image = next((tmp_path / 'data' / 'val' / 'images').iterdir())
+    listed = []
+    for weights in (ckpt, onnx_file):
+        assert call(
+            demo,
+            inputs=image,
+            config=MASK_DEMO,
+            weights=weights,
+            out_dir=tmp_path / weights.suffix[1:],
+            pred_score_thr=0.05,
+            device='cpu',
+            force=False) == 0
+        listed.append(capsys.readouterr().out.split(': ',
+                                                    1)[1].rsplit(' -> ', 1)[0])
+    assert listed[0] == listed[1] and 'detections' in listed[0]
