@@ -155,8 +155,8 @@ def test_metafile_matches_the_configs():
 
 
 SAFEGUARD_HOOKS = [
-    'NonFiniteLossHook', 'EpochSeedHook', 'DegeneratePolygonsHook',
-    'MetricsSummaryHook', 'SyncBuffersHook'
+    'NonFiniteLossHook', 'EpochSeedHook', 'SameCategoriesHook',
+    'DegeneratePolygonsHook', 'MetricsSummaryHook', 'SyncBuffersHook'
 ]
 
 
