@@ -1,4 +1,5 @@
 """Every shipped config builds its detector, runs, and follows the recipe."""
+import functools
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,10 @@ DEMO_CONFIGS = [
 ]
 
 
+@functools.lru_cache(maxsize=None)
 def load(name: str) -> Config:
+    """Parsed once for the whole module (the tests only read it): 42
+    configs, each read by four tests."""
     return Config.fromfile(str(ROOT / 'configs' / f'{name}.py'))
 
 
