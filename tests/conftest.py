@@ -4,8 +4,10 @@ patches and linters.
 
 Helpers that tests import live beside this file (pytest puts this folder
 on ``sys.path``): ``tool_runner`` runs the tools as a user would and
-shrinks the demo to seconds; ``malicious`` builds a pickle that would run
-code. Minutes-long end-to-end runs carry the ``e2e`` marker.
+shrinks the demo to seconds; ``own_data`` makes a COCO-format dataset of
+one's own (``own_data``, the fixture, once per session); ``malicious``
+builds a pickle that would run code. Minutes-long end-to-end runs carry
+the ``e2e`` marker.
 """
 import functools
 import http.server
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import List, NamedTuple
 
 import pytest
+from own_data import make_own_data
 
 
 @pytest.fixture
@@ -56,3 +59,9 @@ def http_root(tmp_path, monkeypatch) -> Served:
     yield Served(root, f'http://127.0.0.1:{server.server_address[1]}',
                  requests)
     server.shutdown()
+
+
+@pytest.fixture(scope='session')
+def own_data(tmp_path_factory) -> Path:
+    """A tiny COCO-format dataset of one's own, shared: tests read it."""
+    return make_own_data(tmp_path_factory.mktemp('own') / 'data')

@@ -1,4 +1,5 @@
 """Every shipped config builds its detector, runs, and follows the recipe."""
+import functools
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,30 @@ IMAGENET_FILES = dict(
     l='fasternet_l-epoch.299-val_acc1.83.5060.pth')
 COCO_CONFIGS = [(det, arch) for det in ('mask_rcnn', 'retinanet')
                 for arch in sorted(ARCH_SETTINGS)]
+# Detectors checked as configs here, built and trained once (t0) below and
+# in test_tools/test_dataset_config.py.
+MORE_DETECTORS = ('cascade_mask_rcnn', 'faster_rcnn',
+                  'cascade_mask_rcnn_ms_3x')
+MORE_CONFIGS = [(det, arch) for det in MORE_DETECTORS
+                for arch in sorted(ARCH_SETTINGS)]
+MASKS = ('mask_rcnn', 'cascade_mask_rcnn', 'cascade_mask_rcnn_ms_3x')
+
+
+def config_name(det: str, arch: str) -> str:
+    """``cascade_mask_rcnn_ms_3x``, ``s`` -> the 3x config's name."""
+    detector, _, schedule = det.partition('_ms_3x')
+    return f'{detector}_fasternet_{arch}' + ('_ms_3x' if _ else '')
+
+
 DEMO_CONFIGS = [
     'mask_rcnn_fasternet_t0_shapes', 'retinanet_fasternet_t0_shapes'
 ]
 
 
+@functools.lru_cache(maxsize=None)
 def load(name: str) -> Config:
+    """Parsed once for the whole module (the tests only read it): 42
+    configs, each read by four tests."""
     return Config.fromfile(str(ROOT / 'configs' / f'{name}.py'))
 
 
@@ -67,28 +86,40 @@ def test_coco_config_builds_and_predicts(det, arch):
         assert 'masks' in results[0].pred_instances
 
 
-@pytest.mark.parametrize('det,arch', COCO_CONFIGS)
+@pytest.mark.parametrize('det,arch', COCO_CONFIGS + MORE_CONFIGS)
 def test_coco_config_follows_published_recipe(det, arch):
-    cfg = load(f'{det}_fasternet_{arch}')
+    cfg = load(config_name(det, arch))
     assert cfg.optim_wrapper.optimizer == dict(
         type='AdamW',
         # RetinaNet: PoolFormer's 1e-4 (the base config says why).
         lr=1e-4 if arch in ('m', 'l') or det == 'retinanet' else 2e-4,
         weight_decay=1e-4)
-    assert cfg.train_cfg.max_epochs == 12
+    ms_3x = det.endswith('_ms_3x')
     warmup, steps = cfg.param_scheduler
-    assert (warmup.type, warmup.end, warmup.by_epoch) == ('LinearLR', 500,
-                                                          False)
-    assert steps.milestones == [8, 11]
+    if ms_3x:  # mmdet's Swin / ConvNeXt 3x recipe
+        assert cfg.train_cfg.max_epochs == 36
+        assert (warmup.type, warmup.end, warmup.start_factor,
+                warmup.by_epoch) == ('LinearLR', 1000, 0.001, False)
+        assert steps.milestones == [27, 33]
+    else:
+        assert cfg.train_cfg.max_epochs == 12
+        assert (warmup.type, warmup.end, warmup.by_epoch) == ('LinearLR', 500,
+                                                              False)
+        assert steps.milestones == [8, 11]
     assert cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.train_dataloader.batch_size == 2  # x 8 GPUs = 16
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         pipeline = cfg[loader].dataset.pipeline
         resize = [t for t in pipeline if t.type == 'Resize']
-        assert [(t.scale, t.keep_ratio)
-                for t in resize] == [((1280, 800), True)]
+        if ms_3x and loader == 'train_dataloader':
+            assert resize == [] and MS_3X_TRAIN_RESIZE == [
+                t for t in pipeline if t.type == 'RandomChoice'
+            ][0].transforms
+        else:
+            assert [(t.scale, t.keep_ratio)
+                    for t in resize] == [((1280, 800), True)]
         load_ann = [t for t in pipeline if t.type == 'LoadAnnotations'][0]
-        assert load_ann.with_mask == (det == 'mask_rcnn')
+        assert load_ann.with_mask == (det in MASKS)
     flip = [
         t for t in cfg.train_dataloader.dataset.pipeline
         if t.type == 'RandomFlip'
@@ -97,7 +128,75 @@ def test_coco_config_follows_published_recipe(det, arch):
     assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
     assert 'mmdet_fasternet' in cfg.custom_imports.imports
     metric = cfg.val_evaluator.metric
-    assert metric == (['bbox', 'segm'] if det == 'mask_rcnn' else 'bbox')
+    assert metric == (['bbox', 'segm'] if det in MASKS else 'bbox')
+
+
+MS_3X_SCALES = [
+    (s, 1333) for s in (480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800)
+]
+MS_3X_TRAIN_RESIZE = [
+    [dict(type='RandomChoiceResize', scales=MS_3X_SCALES, keep_ratio=True)],
+    [
+        dict(
+            type='RandomChoiceResize',
+            scales=[(400, 1333), (500, 1333), (600, 1333)],
+            keep_ratio=True),
+        dict(
+            type='RandomCrop',
+            crop_type='absolute_range',
+            crop_size=(384, 600),
+            allow_negative_crop=True),
+        dict(type='RandomChoiceResize', scales=MS_3X_SCALES, keep_ratio=True)
+    ]
+]
+
+
+@pytest.mark.parametrize('det,arch', MORE_CONFIGS)
+def test_more_detectors_start_from_the_imagenet_weights(det, arch):
+    """Built once per detector (t0) by the training tests; here the parts
+    that differ per variant."""
+    cfg = load(config_name(det, arch))
+    assert cfg.model.type == ('FasterRCNN'
+                              if det == 'faster_rcnn' else 'CascadeRCNN')
+    backbone = cfg.model.backbone
+    assert backbone == dict(
+        type='FasterNet',
+        arch=arch,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=RELEASE + IMAGENET_FILES[arch]))
+    c = ARCH_SETTINGS[arch]['embed_dim']
+    assert list(cfg.model.neck.in_channels) == [c, 2 * c, 4 * c, 8 * c]
+    heads = cfg.model.roi_head.bbox_head
+    if det == 'faster_rcnn':
+        assert heads.num_classes == 80
+        assert 'mask_head' not in cfg.model.roi_head
+    else:  # three stages, one mask head
+        assert [h.num_classes for h in heads] == [80] * 3
+        assert cfg.model.roi_head.mask_head.num_classes == 80
+
+
+@pytest.mark.parametrize(
+    'name',
+    ['faster_rcnn_fasternet_t0', 'cascade_mask_rcnn_fasternet_t0_ms_3x'])
+def test_more_detectors_train_two_iterations(tmp_path, own_data, name):
+    """On one's own tiny data (the config written by the tool), 64x64
+    inputs, from random weights, without validation."""
+    from mmengine.runner import Runner
+    from own_data import tiny_run_options, tool_namespace
+
+    from mmdet_fasternet.apis.dataset_config import write_dataset_config
+    out = tmp_path / 'mine.py'
+    write_dataset_config(
+        tool_namespace(ROOT / 'configs' / f'{name}.py', out, own_data))
+    cfg = Config.fromfile(str(out))
+    cfg.merge_from_dict(tiny_run_options(cfg))
+    cfg.merge_from_dict(
+        dict(val_cfg=None, val_dataloader=None, val_evaluator=None))
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2  # 4 images, 2 a batch
+    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
 
 
 @pytest.mark.parametrize('arch', ['t0', 's'])
@@ -156,14 +255,15 @@ def test_metafile_matches_the_configs():
 
 SAFEGUARD_HOOKS = [
     'CheckpointFitHook', 'NonFiniteLossHook', 'EpochSeedHook',
-    'DegeneratePolygonsHook', 'MetricsSummaryHook', 'SyncBuffersHook'
+    'SameCategoriesHook', 'DegeneratePolygonsHook', 'MetricsSummaryHook',
+    'SyncBuffersHook'
 ]
 
 
 @pytest.mark.parametrize(
     'name',
-    [f'{det}_fasternet_{arch}'
-     for det, arch in COCO_CONFIGS] + [f'demo/{n}' for n in DEMO_CONFIGS])
+    [config_name(det, arch) for det, arch in COCO_CONFIGS + MORE_CONFIGS] +
+    [f'demo/{n}' for n in DEMO_CONFIGS])
 def test_every_config_declares_the_safeguards(name):
     cfg = load(name)
     assert cfg.custom_imports.imports == ['mmdet_fasternet']

@@ -19,6 +19,8 @@ custom_hooks = [
     # With randomness.deterministic=True: each epoch seeded from (seed,
     # epoch), so a resumed run equals an uninterrupted one.
     dict(type='EpochSeedHook'),
+    # Train and val annotation files with the same categories.
+    dict(type='SameCategoriesHook'),
     # Polygons pycocotools cannot evaluate get mmdet's training rule.
     dict(type='DegeneratePolygonsHook'),
     # 'final evaluation: ...' and 'test results: ...' closing lines.

@@ -10,13 +10,16 @@ elementwise additions).
 """
 import argparse
 import logging
+import re
 from contextlib import contextmanager
 from typing import Iterator, NamedTuple, Tuple
 
 import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
+from mmdet.models.roi_heads import CascadeRoIHead
 from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmdet.utils import register_all_modules
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
@@ -29,6 +32,7 @@ from ..errors import ToolError, require_file
 from .cli import check_shape
 
 NUM_PROPOSALS = 1000
+MASK_PROPOSALS = 100  # mmdet's StandardRoIHead.forward: rois[:100]
 
 
 def fixed_proposals(height: int, width: int) -> torch.Tensor:
@@ -53,8 +57,9 @@ class DummyForward(nn.Module):
         if not hasattr(detector, 'roi_head'):
             return detector.bbox_head(feats)
         proposals = InstanceData(bboxes=fixed_proposals(*x.shape[-2:]))
+        sample = DetDataSample(metainfo=dict(img_shape=tuple(x.shape[-2:])))
         return detector.rpn_head(feats) + detector.roi_head.forward(
-            feats, [proposals])
+            feats, [proposals], [sample])
 
 
 @contextmanager
@@ -80,8 +85,10 @@ class Complexity(NamedTuple):
     flops_mmdet2: int
 
 
-MMDET2_UNCOUNTED = ('roi_head.mask_head.upsample',
-                    'roi_head.mask_head.conv_logits')
+# The mask head's layers (of each Cascade stage) mmdet 2.x did not count.
+MMDET2_UNCOUNTED = ('upsample', 'conv_logits')
+_UNCOUNTED = re.compile(r'roi_head\.mask_head(\.\d+)?\.(' +
+                        '|'.join(MMDET2_UNCOUNTED) + ')')
 
 
 def complexity(model: nn.Module, shape: Tuple[int, int]) -> Complexity:
@@ -94,8 +101,17 @@ def complexity(model: nn.Module, shape: Tuple[int, int]) -> Complexity:
         by_module = analyzer.by_module()
         flops = analyzer.total()
     prefix = 'detector.' if detector else ''
-    uncounted = sum(
-        by_module.get(prefix + name, 0) for name in MMDET2_UNCOUNTED)
+    uncounted = sum(count for name, count in by_module.items()
+                    if name.startswith(prefix)
+                    and _UNCOUNTED.fullmatch(name[len(prefix):]))
+    if isinstance(getattr(model, 'roi_head', None), CascadeRoIHead):
+        # mmdet 3's Cascade forward runs each stage's mask head on every
+        # proposal; mmdet 2.x's forward_dummy, like Mask R-CNN here, on
+        # the first 100. The count is linear in the RoIs.
+        share = MASK_PROPOSALS / NUM_PROPOSALS
+        flops -= round(
+            by_module.get(prefix + 'roi_head.mask_head', 0) * (1 - share))
+        uncounted = round(uncounted * share)
     return Complexity(
         params=parameter_count(model)[''],
         flops=flops,
@@ -142,5 +158,6 @@ def get_flops(args: argparse.Namespace) -> None:
         print(f'| {name} | {part} | {result.params / 1e6:.2f}M | '
               f'{result.flops / 1e9:.1f}G | '
               f'{result.flops_mmdet2 / 1e9:.1f}G |')
-    print(f'(the last column leaves out {", ".join(MMDET2_UNCOUNTED)}, '
-          f"which the authors' mmdet 2.x counts evidently did not count)")
+    print(f'(the last column leaves out the mask head\'s '
+          f'{" and ".join(MMDET2_UNCOUNTED)}, which the authors\' mmdet 2.x '
+          f'counts evidently did not count)')

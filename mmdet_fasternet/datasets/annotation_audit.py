@@ -5,13 +5,19 @@ those whose box has no area inside the image, and LoadAnnotations drops
 polygons of fewer than 3 points (ignoring an object left with none), all
 without a word. ``AuditedCocoDataset`` (mmdet's CocoDataset, as the configs
 here declare it) audits the annotation file it has just parsed, so the
-check costs no second read: an unknown category id is an error, the
-skipped boxes and polygons are counted in the run's log.
+check costs no second read: an unknown category id, class names the file
+does not define (or in another order than its ``categories``, the order
+mmdet numbers labels in), a split with nothing to learn from and images
+its folder lacks are errors; the skipped boxes and polygons are counted in
+the run's log. ``check_same_categories`` compares the splits.
 ``drop_degenerate_polygons`` applies the training rule to the evaluators'
 ground truth (``DegeneratePolygonsHook``).
 """
 import logging
-from typing import List, Optional, Tuple
+import os
+import os.path as osp
+from collections import Counter
+from typing import List, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 
@@ -44,6 +50,12 @@ def _check_format(coco: object, path: str) -> None:
                             f'it has no {field!r} list.')
 
 
+def coco_categories(coco: object, path: str) -> List[Tuple[int, str]]:
+    """The file's (id, name) pairs, in the order of ``categories``."""
+    _check_format(coco, path)
+    return [(c.get('id'), c.get('name')) for c in coco['categories']]
+
+
 def _check_categories(coco: dict, path: str) -> None:
     known = {c.get('id') for c in coco['categories']}
     bad = [a for a in coco['annotations'] if a.get('category_id') not in known]
@@ -56,6 +68,92 @@ def _check_categories(coco: dict, path: str) -> None:
             f'{", ".join(map(str, sorted(known, key=str)[:10]))}). mmdet '
             f'would drop those annotations silently: fix their category_id '
             f'or add the categories.')
+
+
+def _preview(names: Sequence, limit: int = 10) -> str:
+    shown = ', '.join(map(repr, names[:limit]))
+    return shown + (f', ... ({len(names)} in all)'
+                    if len(names) > limit else '')
+
+
+CLASSES_FIX = ('set metainfo=dict(classes=...) of the train, val and test '
+               'datasets and num_classes of the heads to match it, or write '
+               'the config with tools/dataset_config.py')
+
+
+def check_classes(coco: dict, path: str, classes: Sequence[str]) -> None:
+    """The config's class names must all be categories of the file, in the
+    file's order: mmdet numbers labels in the order of ``categories``
+    (whatever the order of ``classes``) and silently drops every image
+    whose objects match no name."""
+    names = [c.get('name') for c in coco['categories']]
+    twice = [n for n, k in Counter(names).items() if k > 1]
+    if twice:
+        raise DataError(
+            f'annotation file {path!r} defines the categories '
+            f'{_preview(twice)} more than once: mmdet would number each '
+            f'copy as a class of its own. Give each category one entry.')
+    missing = [c for c in classes if c not in names]
+    if len(missing) == len(classes):
+        raise DataError(
+            f'annotation file {path!r}: none of the config\'s '
+            f'{len(classes)} class names ({_preview(list(classes))}) is one '
+            f'of its categories ({_preview(names)}), so mmdet would drop '
+            f'every image. Fix: {CLASSES_FIX}.')
+    if missing:
+        raise DataError(f'annotation file {path!r}: the config\'s class names '
+                        f'{_preview(missing)} are not among its categories '
+                        f'({_preview(names)}). Fix: {CLASSES_FIX}.')
+    used = tuple(n for n in names if n in classes)
+    if used != tuple(classes):
+        raise DataError(
+            f'annotation file {path!r} lists the categories in another order '
+            f'than the config\'s classes ({_preview(used)} there, '
+            f'{_preview(list(classes))} in the config); mmdet numbers labels '
+            f'in the file\'s order, so predictions would carry wrong names. '
+            f'Fix: list the classes as classes={used!r}, or write the '
+            f'config with tools/dataset_config.py.')
+
+
+def check_images(coco: dict, path: str, img_dir: str) -> None:
+    """Every image the file lists must be in ``img_dir``: one listing of
+    the folder, not one look-up per image."""
+    try:
+        present = set(os.listdir(img_dir or '.'))
+    except OSError as exc:
+        raise DataError(f'image folder {img_dir!r} of annotation file '
+                        f'{path!r} cannot be read: {exc}.') from exc
+    listed = [str(i.get('file_name')) for i in coco['images']]
+    missing = [
+        f for f in listed
+        if f not in present and not osp.isfile(osp.join(img_dir, f))
+    ]
+    if missing and len(missing) == len(listed):
+        raise DataError(
+            f'image folder {img_dir!r} holds none of the {len(listed)} '
+            f'images annotation file {path!r} lists (first: '
+            f'{missing[0]!r}): point data_prefix.img at the folder that '
+            f'holds them.')
+    if missing:
+        raise DataError(
+            f'image file {osp.join(img_dir, missing[0])!r} is missing: '
+            f'{len(missing)} of the {len(listed)} images annotation file '
+            f'{path!r} lists are not in {img_dir!r}. Restore them, or remove '
+            f'them from the annotation file.')
+
+
+def check_same_categories(files: Sequence[Tuple[str, list]]) -> None:
+    """Every split's ``categories`` (path, [(id, name), ...]) must be the
+    first one's: a model trained on one numbering is otherwise evaluated
+    against another, or an evaluated class is silently ignored."""
+    first, expected = files[0]
+    for path, found in files[1:]:
+        if found != expected:
+            raise DataError(
+                f'annotation files {first!r} and {path!r} define different '
+                f'categories ((id, name): {_preview(expected, 6)} vs '
+                f'{_preview(found, 6)}). Give both the same "categories" '
+                f'list (ids, names and order), e.g. copy it from the first.')
 
 
 def _skip_note(coco: dict, path: str, masks: bool) -> Optional[str]:
@@ -73,6 +171,13 @@ def _skip_note(coco: dict, path: str, masks: bool) -> Optional[str]:
                 f'annotation file {path!r}: annotation '
                 f'{ann.get("id")} has no [x, y, width, height] "bbox".')
     kept = [a for a in anns if not _zero_area(a, sizes[a['image_id']])]
+    if not kept:
+        what = (f'none of its {len(anns)} annotations has a box inside its '
+                f'image' if anns else 'no annotations of its images')
+        raise DataError(
+            f'annotation file {path!r} has {what}: a split needs annotated '
+            f'objects to train on or evaluate against. Annotate it, or point '
+            f'ann_file at another file.')
     bare = [a for a in kept if not a.get('segmentation')]
     if masks and bare:
         raise DataError(
@@ -94,12 +199,14 @@ def _skip_note(coco: dict, path: str, masks: bool) -> Optional[str]:
     return f'annotation file {path!r}: skipped {", and ".join(skipped)}.'
 
 
-def audit_coco(coco: object, path: str, masks: bool) -> None:
+def audit_coco(coco: object, path: str, masks: bool,
+               classes: Sequence[str]) -> None:
     """Audit a parsed COCO annotation file: a DataError for what mmdet would
     drop silently or crash on, a log line counting what it skips.
-    ``masks``: the pipeline loads masks."""
+    ``masks``: the pipeline loads masks; ``classes``: the config's."""
     _check_format(coco, path)
     _check_categories(coco, path)
+    check_classes(coco, path, classes)
     note = _skip_note(coco, path, masks)
     if note:
         print_log(note, logger='current', level=logging.WARNING)

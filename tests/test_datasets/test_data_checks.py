@@ -24,6 +24,8 @@ def coco_cfg(root, **dataset):
 def make_coco(root, content='{"images": []}'):
     (root / 'annotations').mkdir(parents=True)
     (root / 'images').mkdir()
+    if '"1.png"' in content:  # the image coco_json lists
+        (root / 'images' / '1.png').write_bytes(b'png')
     (root / 'annotations' / 'train.json').write_text(content)
 
 
@@ -148,13 +150,13 @@ def box(x, y, w, h, polygon=None, category_id=1):
         segmentation=[polygon or [x, y, x + w, y, x + w, y + h]])
 
 
-def audit(root, with_mask=True):
+def audit(root, with_mask=True, classes=('a', )):
     """Build the dataset the configs use, which audits as it loads."""
     return AuditedCocoDataset(
         data_root=str(root),
         ann_file='annotations/train.json',
         data_prefix=dict(img='images/'),
-        metainfo=dict(classes=('a', )),
+        metainfo=dict(classes=classes),
         pipeline=[dict(type='mmdet.LoadAnnotations', with_mask=with_mask)])
 
 
@@ -241,3 +243,123 @@ def test_remote_storage_skips_the_local_checks_with_one_line(
     assert len(lines) == 1
     assert 'train_dataloader.dataset: data on remote storage' in lines[0]
     assert 'the local path checks are skipped' in lines[0]
+
+
+PETS = ({'id': 9, 'name': 'dog'}, {'id': 3, 'name': 'cat'})
+CLASSES_FIX = ('Fix: set metainfo=dict(classes=...) of the train, val and '
+               'test datasets and num_classes of the heads to match it, or '
+               'write the config with tools/dataset_config.py.')
+
+
+def audit_error(root, **kwargs) -> str:
+    """The one-line message of the DataError that building raises."""
+    with pytest.raises(DataError) as err:
+        audit(root, **kwargs)
+    message = str(err.value)
+    assert '\n' not in message
+    return message
+
+
+@pytest.mark.parametrize('classes,problem', [
+    (('person', 'car'), "none of the config's 2 class names ('person', "
+     "'car') is one of its categories ('dog', 'cat'), so mmdet would drop "
+     'every image.'),
+    (('dog', 'cat', 'bird'), "the config's class names 'bird' are not among "
+     "its categories ('dog', 'cat')."),
+])
+def test_class_names_the_file_lacks(tmp_path, classes, problem):
+    """COCO's names on one's own data: mmdet filtered every image away and
+    mmengine failed with 'need at least one array to concatenate'."""
+    make_coco(tmp_path, coco_json([box(1, 1, 5, 5, category_id=9)], PETS))
+    ann = tmp_path / 'annotations' / 'train.json'
+    assert audit_error(
+        tmp_path, classes=classes) == (
+            f"annotation file '{ann}': {problem} {CLASSES_FIX}")
+    audit(tmp_path, classes=('cat', ))  # a subset of the file's is fine
+
+
+def test_class_names_in_another_order_than_the_file(tmp_path):
+    """mmdet numbers labels in the file's order whatever the config's."""
+    make_coco(tmp_path, coco_json([box(1, 1, 5, 5, category_id=9)], PETS))
+    ann = tmp_path / 'annotations' / 'train.json'
+    assert audit_error(
+        tmp_path, classes=('cat', 'dog')
+    ) == (
+        f"annotation file '{ann}' lists the categories in another order "
+        f"than the config's classes ('dog', 'cat' there, 'cat', 'dog' in the "
+        f'config); mmdet numbers labels in the file\'s order, so predictions '
+        f"would carry wrong names. Fix: list the classes as classes=('dog', "
+        f"'cat'), or write the config with tools/dataset_config.py.")
+
+
+def test_a_category_name_defined_twice(tmp_path):
+    make_coco(
+        tmp_path,
+        coco_json([box(1, 1, 5, 5)], PETS + ({
+            'id': 1,
+            'name': 'dog'
+        }, )))
+    ann = tmp_path / 'annotations' / 'train.json'
+    assert audit_error(
+        tmp_path, classes=('dog', 'cat')) == (
+            f"annotation file '{ann}' defines the categories 'dog' more than "
+            f'once: mmdet would number each copy as a class of its own. Give '
+            f'each category one entry.')
+
+
+@pytest.mark.parametrize('annotations,what', [
+    ([], 'no annotations of its images'),
+    ([box(200, 1, 5, 5)], 'none of its 1 annotations has a box inside its '
+     'image'),
+])
+def test_a_split_with_no_annotations(tmp_path, annotations, what):
+    make_coco(tmp_path, coco_json(annotations))
+    ann = tmp_path / 'annotations' / 'train.json'
+    assert audit_error(tmp_path) == (
+        f"annotation file '{ann}' has {what}: a split needs annotated "
+        f'objects to train on or evaluate against. Annotate it, or point '
+        f'ann_file at another file.')
+
+
+def test_an_image_folder_without_the_listed_images(tmp_path):
+    make_coco(tmp_path, coco_json([box(1, 1, 5, 5)]))
+    ann = tmp_path / 'annotations' / 'train.json'
+    images = f'{tmp_path}/images/'
+    (tmp_path / 'images' / '1.png').rename(tmp_path / 'images' / 'x.png')
+    assert audit_error(tmp_path) == (
+        f"image folder '{images}' holds none of the 1 images annotation "
+        f"file '{ann}' lists (first: '1.png'): point data_prefix.img at the "
+        f'folder that holds them.')
+    coco = json.loads(coco_json([box(1, 1, 5, 5)]))
+    coco['images'].append(dict(coco['images'][0], id=2, file_name='x.png'))
+    ann.write_text(json.dumps(coco))
+    assert audit_error(tmp_path) == (
+        f"image file '{images}1.png' is missing: 1 of the 2 images "
+        f"annotation file '{ann}' lists are not in '{images}'. Restore them, "
+        f'or remove them from the annotation file.')
+
+
+def test_train_and_val_files_with_different_categories(tmp_path):
+    from types import SimpleNamespace
+
+    from mmdet_fasternet.engine.hooks import SameCategoriesHook
+    splits = []
+    for name, categories in (('train', PETS), ('val', PETS[::-1])):
+        make_coco(tmp_path / name,
+                  coco_json([box(1, 1, 5, 5, category_id=9)], categories))
+        splits.append(audit(tmp_path / name, classes=('cat', )))
+    loader = [SimpleNamespace(dataset=d) for d in splits]
+    runner = SimpleNamespace(
+        train_dataloader=loader[0],
+        val_loop=SimpleNamespace(dataloader=loader[1]))
+    with pytest.raises(DataError) as err:
+        SameCategoriesHook().before_train(runner)
+    train, val = (
+        tmp_path / n / 'annotations' / 'train.json' for n in ('train', 'val'))
+    assert str(err.value) == (
+        f"annotation files '{train}' and '{val}' define different "
+        f"categories ((id, name): (9, 'dog'), (3, 'cat') vs (3, 'cat'), "
+        f"(9, 'dog')). Give both the same \"categories\" list (ids, names "
+        f'and order), e.g. copy it from the first.')
+    runner.val_loop = None  # training without validation
+    SameCategoriesHook().before_train(runner)

@@ -11,7 +11,8 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from tool_runner import CONFIGS, TOOLS, describe, run_tool
 
-from mmdet_fasternet.apis.flops import complexity, load_model_config
+from mmdet_fasternet.apis.flops import (build_detector, complexity,
+                                        load_model_config)
 from mmdet_fasternet.apis.numerics import max_relative_error
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
@@ -221,3 +222,18 @@ def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
     ], tmp_path)
     assert result.returncode == 1 and 'already exists' in result.stderr
     assert out.read_text() == 'keep me'
+
+
+def test_cascade_mask_head_counted_on_100_rois_as_mask_rcnn(monkeypatch):
+    """mmdet 3 runs Cascade's three mask heads on every proposal; the count
+    follows mmdet 2.x (and Mask R-CNN here): 100 RoIs per stage. (200
+    proposals instead of 1000 keep the test short.)"""
+    monkeypatch.setattr('mmdet_fasternet.apis.flops.NUM_PROPOSALS', 200)
+    counts = [
+        complexity(
+            build_detector(load_model_config(str(CONFIGS / name))), (128, 128))
+        for name in ('mask_rcnn_fasternet_t0.py',
+                     'cascade_mask_rcnn_fasternet_t0.py')
+    ]
+    mask_rcnn, cascade = (c.flops - c.flops_mmdet2 for c in counts)
+    assert mask_rcnn > 0 and cascade == 3 * mask_rcnn

@@ -5,8 +5,10 @@ from .deploy_hook import DeployHook
 from .epoch_seed_hook import EpochSeedHook
 from .metrics_summary_hook import MetricsSummaryHook
 from .non_finite_loss_hook import NonFiniteLossHook
+from .same_categories_hook import SameCategoriesHook
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'DegeneratePolygonsHook',
-    'DeployHook', 'EpochSeedHook', 'MetricsSummaryHook', 'NonFiniteLossHook'
+    'DeployHook', 'EpochSeedHook', 'MetricsSummaryHook', 'NonFiniteLossHook',
+    'SameCategoriesHook'
 ]

@@ -1,0 +1,6 @@
+_base_ = './_base_/faster_rcnn_fasternet.py'
+model = dict(
+    backbone=dict(
+        arch='s',
+        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.s)),
+    neck=dict(in_channels=[128, 256, 512, 1024]))
