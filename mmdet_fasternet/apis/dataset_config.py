@@ -111,6 +111,14 @@ def _dataset_override(base: Config, split: str, ann: str, img: str) -> dict:
     return override
 
 
+def base_reference(base: str, out_dir: str) -> str:
+    """How the written config names its base: relative to the config's
+    folder when the base lies inside it (``configs/...`` beside a config
+    written at the repository root), else absolute, never ``../..``."""
+    relative = osp.relpath(osp.abspath(base), osp.abspath(out_dir))
+    return osp.abspath(base) if relative.startswith(os.pardir) else relative
+
+
 def config_text(args: argparse.Namespace, base: Config, out_dir: str,
                 classes: Tuple[str, ...], ids: List[int]) -> str:
     """The new config's source."""
@@ -127,9 +135,7 @@ def config_text(args: argparse.Namespace, base: Config, out_dir: str,
         for split, ann, img in zip(SPLITS, (args.train_ann,
                                             args.val_ann), (args.train_img,
                                                             args.val_img)))
-    base_path = osp.abspath(args.base)
-    if osp.commonpath([base_path, out_dir]) != osp.sep:
-        base_path = osp.relpath(base_path, out_dir)
+    base_path = base_reference(args.base, out_dir)
     lines = [
         '# Written by tools/dataset_config.py: the base config adapted to '
         'the COCO-format',

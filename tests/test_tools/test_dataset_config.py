@@ -12,7 +12,8 @@ from own_data import (CLASSES, IDS, as_command_line, tiny_run_options,
 from tool_runner import CONFIGS, TOOLS, describe, run_tool
 
 import mmdet_fasternet  # noqa: F401
-from mmdet_fasternet.apis.dataset_config import write_dataset_config
+from mmdet_fasternet.apis.dataset_config import (base_reference,
+                                                 write_dataset_config)
 from mmdet_fasternet.errors import DataError, ToolError
 
 
@@ -62,6 +63,15 @@ def test_written_config_sets_classes_heads_and_paths(tmp_path, own_data, base,
     assert f"_base_ = '{CONFIGS}/{base}.py'" in text  # not ../../..
     assert "classes = ('tile', 'starfish', 'coin', 'sail')" in text
     assert 'label 0: id 5, 1: id 8, 2: id 17, 3: id 42).' in text
+
+
+@pytest.mark.parametrize('out_dir,written', [
+    ('/work/repo', 'configs/mask.py'),
+    ('/work/repo/mine', '/work/repo/configs/mask.py'),
+    ('/tmp/x', '/work/repo/configs/mask.py'),
+])
+def test_base_is_named_relative_only_from_above_it(out_dir, written):
+    assert base_reference('/work/repo/configs/mask.py', out_dir) == written
 
 
 def test_never_overwrites_and_refuses_different_categories(tmp_path, own_data):
