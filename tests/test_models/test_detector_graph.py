@@ -7,14 +7,16 @@ checks the exported file against both.
 import pytest
 import torch
 from mmdet.structures import DetDataSample
-from tool_runner import MASK_DEMO, RETINA_DEMO, many_detections
+from tool_runner import CONFIGS, MASK_DEMO, RETINA_DEMO, many_detections
 
 from mmdet_fasternet.apis.flops import build_detector, load_model_config
 from mmdet_fasternet.errors import ConfigError
 from mmdet_fasternet.models.detector_graph import DetectorGraph
 
 
-@pytest.mark.parametrize('config', [MASK_DEMO, RETINA_DEMO])
+@pytest.mark.parametrize(
+    'config',
+    [MASK_DEMO, RETINA_DEMO, CONFIGS / 'faster_rcnn_fasternet_t0.py'])
 def test_graph_equals_mmdet_predict(config):
     detector = many_detections(config)
     height, width = 150, 230  # not multiples of 32: the graph pads
