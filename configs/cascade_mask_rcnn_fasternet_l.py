@@ -1,7 +1,5 @@
 _base_ = './_base_/cascade_mask_rcnn_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='l',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.l)),
-    neck=dict(in_channels=[192, 384, 768, 1536]))
+    backbone=_base_.fasternet_variants.l.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.l.widths))
 optim_wrapper = dict(optimizer=dict(lr=1e-4))

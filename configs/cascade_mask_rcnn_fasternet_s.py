@@ -1,6 +1,4 @@
 _base_ = './_base_/cascade_mask_rcnn_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='s',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.s)),
-    neck=dict(in_channels=[128, 256, 512, 1024]))
+    backbone=_base_.fasternet_variants.s.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.s.widths))

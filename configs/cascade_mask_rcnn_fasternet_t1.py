@@ -1,6 +1,4 @@
 _base_ = './_base_/cascade_mask_rcnn_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='t1',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.t1)),
-    neck=dict(in_channels=[64, 128, 256, 512]))
+    backbone=_base_.fasternet_variants.t1.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.t1.widths))

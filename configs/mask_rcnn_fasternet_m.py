@@ -1,7 +1,5 @@
 _base_ = './_base_/mask_rcnn_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='m',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.m)),
-    neck=dict(in_channels=[144, 288, 576, 1152]))
+    backbone=_base_.fasternet_variants.m.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.m.widths))
 optim_wrapper = dict(optimizer=dict(lr=1e-4))

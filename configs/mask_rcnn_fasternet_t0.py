@@ -1,6 +1,4 @@
 _base_ = './_base_/mask_rcnn_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='t0',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.t0)),
-    neck=dict(in_channels=[40, 80, 160, 320]))
+    backbone=_base_.fasternet_variants.t0.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.t0.widths))

@@ -1,6 +1,4 @@
 _base_ = './_base_/retinanet_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='l',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.l)),
-    neck=dict(in_channels=[384, 768, 1536]))
+    backbone=_base_.fasternet_variants.l.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.l.widths[1:]))

@@ -1,6 +1,4 @@
 _base_ = './_base_/retinanet_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='m',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.m)),
-    neck=dict(in_channels=[288, 576, 1152]))
+    backbone=_base_.fasternet_variants.m.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.m.widths[1:]))

@@ -1,6 +1,4 @@
 _base_ = './_base_/retinanet_fasternet.py'
 model = dict(
-    backbone=dict(
-        arch='t2',
-        init_cfg=dict(checkpoint=_base_.fasternet_imagenet_weights.t2)),
-    neck=dict(in_channels=[192, 384, 768]))
+    backbone=_base_.fasternet_variants.t2.backbone,
+    neck=dict(in_channels=_base_.fasternet_variants.t2.widths[1:]))

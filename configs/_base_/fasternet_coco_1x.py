@@ -6,15 +6,25 @@ _base_ = [
     'mmdet::_base_/schedules/schedule_1x.py', './default_runtime.py'
 ]
 
-# The authors' ImageNet-1k weights, one per variant.
+# Per variant: the backbone (arch and the authors' ImageNet-1k weights) and
+# its four output widths (embed_dim x 1, 2, 4, 8), the FPN's inputs. A
+# detector config of a variant picks its entry (e.g. mask_rcnn_fasternet_s).
 __release = 'https://github.com/JierunChen/FasterNet/releases/download/v1.0/'
-fasternet_imagenet_weights = dict(
-    t0=__release + 'fasternet_t0-epoch.281-val_acc1.71.9180.pth',
-    t1=__release + 'fasternet_t1-epoch.291-val_acc1.76.2180.pth',
-    t2=__release + 'fasternet_t2-epoch.289-val_acc1.78.8860.pth',
-    s=__release + 'fasternet_s-epoch.299-val_acc1.81.2840.pth',
-    m=__release + 'fasternet_m-epoch.291-val_acc1.82.9620.pth',
-    l=__release + 'fasternet_l-epoch.299-val_acc1.83.5060.pth')
+__weights = dict(
+    t0='fasternet_t0-epoch.281-val_acc1.71.9180.pth',
+    t1='fasternet_t1-epoch.291-val_acc1.76.2180.pth',
+    t2='fasternet_t2-epoch.289-val_acc1.78.8860.pth',
+    s='fasternet_s-epoch.299-val_acc1.81.2840.pth',
+    m='fasternet_m-epoch.291-val_acc1.82.9620.pth',
+    l='fasternet_l-epoch.299-val_acc1.83.5060.pth')
+__embed_dims = dict(t0=40, t1=64, t2=96, s=128, m=144, l=192)
+fasternet_variants = {
+    arch:
+    dict(
+        backbone=dict(arch=arch, init_cfg=dict(checkpoint=__release + name)),
+        widths=[__embed_dims[arch] * 2**i for i in range(4)])
+    for arch, name in __weights.items()
+}
 
 # mmdet's own pipelines at 1280x800, this project's size (the one the authors
 # counted FLOPs at). The authors trained and tested at mmdet's 1333x800; to
