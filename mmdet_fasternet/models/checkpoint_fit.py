@@ -40,6 +40,10 @@ class Fit:
     reshaped: List[str] = field(default_factory=list)
     loaded: int = 0
 
+    @property
+    def exact(self) -> bool:
+        return not (self.missing or self.unexpected or self.reshaped)
+
     def first(self, theirs: StateDict, own: StateDict) -> str:
         if self.missing:
             return f'missing {self.missing[0]}'
@@ -89,7 +93,7 @@ def check_state_fits(model: nn.Module, ckpt: object, source: str) -> StateDict:
     else a CheckpointError."""
     theirs, own = state_dict_of(ckpt, source), model.state_dict()
     fit = compare(own, theirs)
-    if fit.missing or fit.unexpected or fit.reshaped:
+    if not fit.exact:
         raise misfit_error(source, fit, theirs, own)
     return theirs
 
@@ -126,7 +130,7 @@ def fine_tuning_fit(model: nn.Module, ckpt: object,
     wrong variant, another backbone): that is never fine-tuning."""
     theirs, own = state_dict_of(ckpt, source), model.state_dict()
     fit = compare(own, theirs)
-    if not (fit.missing or fit.unexpected or fit.reshaped):
+    if fit.exact:
         return None
     backbone = Fit(
         missing=[
@@ -134,7 +138,7 @@ def fine_tuning_fit(model: nn.Module, ckpt: object,
             if k.startswith('backbone.') and not OPTIONAL_BACKBONE_KEY.match(k)
         ],
         reshaped=[k for k in fit.reshaped if k.startswith('backbone.')])
-    if backbone.missing or backbone.reshaped:
+    if not backbone.exact:
         raise misfit_error(source, backbone, theirs, own)
     return FineTuningFit(
         reinitialised=fit.missing + fit.reshaped,
