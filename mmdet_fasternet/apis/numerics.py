@@ -19,10 +19,12 @@ def max_relative_error(got: Union[Array, Sequence[Array]],
     """Largest absolute difference over the largest magnitude of
     ``expected``: one scale per output, so values near zero do not blow it
     up. For sequences of outputs (arrays or tensors, mixed freely), the
-    worst pair."""
+    worst pair. Empty outputs of the same shape (no detections) agree."""
     if isinstance(got, (list, tuple)):
         if len(got) != len(expected):
             raise ValueError(f'{len(got)} outputs against {len(expected)}')
         return max(max_relative_error(g, e) for g, e in zip(got, expected))
     g, e = _as_float64(got), _as_float64(expected)
+    if e.size == 0:
+        return 0.0 if g.shape == e.shape else float('inf')
     return float(np.abs(g - e).max() / max(np.abs(e).max(), 1e-12))
