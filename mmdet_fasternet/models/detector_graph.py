@@ -2,18 +2,19 @@
 
 What mmdet computes with mmcv's C++ ops and Python control flow (NMS,
 multi-level RoIAlign, score filtering) is written here with two custom
-ops, ``fasternet::nms`` and ``fasternet::roi_align``: in PyTorch they call
-mmcv (so the graph is checked against mmdet), exported they become ONNX's
-standard ``NonMaxSuppression`` and ``RoiAlign`` (``apis/onnx_export.py``),
-which onnxruntime runs without a plug-in. The image normalisation and
-padding are inside the graph; resizing to the test scale and pasting
-masks into the original image stay on the host (``onnx_detector.py``).
+ops, ``fasternet::batched_nms`` and ``fasternet::roi_align``: in PyTorch
+they call mmcv (so the graph is checked against mmdet), exported they
+become ONNX's standard ``NonMaxSuppression`` and ``RoiAlign``
+(``apis/onnx_export.py``), which onnxruntime runs without a plug-in.
+The image normalisation and padding are inside the graph; resizing to
+the test scale and pasting masks into the original image stay on the
+host (``onnx_detector.py``).
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import nms as mmcv_nms
+from mmcv.ops import batched_nms as mmcv_batched_nms
 from mmcv.ops import roi_align as mmcv_roi_align
 from mmdet.models.task_modules.coders import DeltaXYWHBBoxCoder
 from mmdet.models.task_modules.coders.delta_xywh_bbox_coder import delta2bbox
@@ -24,20 +25,24 @@ from ..errors import ConfigError
 from ..patches import image_preprocessing
 
 
-@torch.library.custom_op('fasternet::nms', mutates_args=())
-def nms(boxes: Tensor, scores: Tensor, iou_threshold: float,
-        score_threshold: float) -> Tensor:
-    """Indices of the boxes NMS keeps among those scoring above
-    ``score_threshold``, by descending score."""
+@torch.library.custom_op('fasternet::batched_nms', mutates_args=())
+def batched_nms(boxes: Tensor, scores: Tensor, groups: Tensor, num_groups: int,
+                iou_threshold: float, score_threshold: float) -> Tensor:
+    """Indices of the boxes that NMS within each group (class or level)
+    keeps among those scoring above ``score_threshold``, by descending
+    score: mmcv's batched_nms, as mmdet calls it. ``groups`` are 0 to
+    ``num_groups - 1``; the ONNX translation needs their number."""
     candidates = (scores > score_threshold).nonzero().squeeze(1)
     if candidates.numel() == 0:
         return candidates
-    _, kept = mmcv_nms(boxes[candidates], scores[candidates], iou_threshold)
+    _, kept = mmcv_batched_nms(boxes[candidates], scores[candidates],
+                               groups[candidates],
+                               dict(iou_threshold=iou_threshold))
     return candidates[kept]
 
 
-@nms.register_fake
-def _(boxes, scores, iou_threshold, score_threshold):
+@batched_nms.register_fake
+def _(boxes, scores, groups, num_groups, iou_threshold, score_threshold):
     return boxes.new_empty((torch.library.get_ctx().new_dynamic_size(), ),
                            dtype=torch.long)
 
@@ -57,15 +62,6 @@ def _(features, rois, output_size, spatial_scale, sampling_ratio):
         (rois.shape[0], features.shape[1], output_size, output_size))
 
 
-def batched_nms(boxes: Tensor, scores: Tensor, groups: Tensor,
-                iou_threshold: float, score_threshold: float) -> Tensor:
-    """NMS within each group (class or level), as mmcv's batched_nms:
-    the groups' boxes are moved apart so that they never overlap."""
-    offsets = groups.to(boxes) * (boxes.max() + 1)
-    return nms(boxes + offsets[:, None], scores, iou_threshold,
-               score_threshold)
-
-
 def decode(coder: nn.Module, anchors: Tensor, deltas: Tensor,
            max_shape: Tuple) -> Tensor:
     """The coder's decode, without the ONNX branch mmdet takes while
@@ -81,20 +77,34 @@ def box_sizes_valid(boxes: Tensor, min_size: float) -> Tensor:
 
 
 SUPPORTED = ('RetinaNet-like single-stage detectors (anchors, deltas, '
-             'sigmoid classifier) and Faster/Mask R-CNN (RPN and a standard '
-             'RoI head)')
+             'sigmoid classifier) and Faster/Mask R-CNN and Cascade (Mask) '
+             'R-CNN (RPN and standard RoI heads)')
+ROI_HEADS = ('StandardRoIHead', 'CascadeRoIHead')
+
+
+def stages(roi_head: nn.Module, kind: str) -> List[Tuple[nn.Module, ...]]:
+    """(RoI extractor, head) of each stage of a RoI head: one for a
+    standard head, one per stage for a cascade; ``kind``: 'bbox' or
+    'mask'."""
+    extractors = getattr(roi_head, f'{kind}_roi_extractor')
+    heads = getattr(roi_head, f'{kind}_head')
+    if isinstance(heads, nn.ModuleList):
+        if not isinstance(extractors, nn.ModuleList):  # share_roi_extractor
+            extractors = [extractors] * len(heads)
+        return list(zip(extractors, heads))
+    return [(extractors, heads)]
 
 
 def unsupported(detector: nn.Module) -> Optional[str]:
     """What in ``detector`` the graph cannot express, or None."""
     if hasattr(detector, 'roi_head'):
         roi_head = detector.roi_head
-        if type(roi_head).__name__ != 'StandardRoIHead':
+        if type(roi_head).__name__ not in ROI_HEADS:
             return f'a {type(roi_head).__name__}'
-        box_head = roi_head.bbox_head
-        if box_head.reg_class_agnostic or box_head.custom_cls_channels:
-            return 'a class-agnostic box head or custom class channels'
-        dense_head, heads = detector.rpn_head, [detector.rpn_head, box_head]
+        box_heads = [head for _, head in stages(roi_head, 'bbox')]
+        if any(head.custom_cls_channels for head in box_heads):
+            return 'a box head with custom class channels'
+        dense_head, heads = detector.rpn_head, [detector.rpn_head, *box_heads]
     else:
         dense_head = detector.bbox_head
         heads = [dense_head]
@@ -191,7 +201,8 @@ class DetectorGraph(nn.Module):
         boxes, scores, labels, _ = self.level_candidates(
             head, feats, cfg.nms_pre, img_h, img_w)
         scores = scores * box_sizes_valid(boxes, cfg.get('min_bbox_size', 0))
-        keep = batched_nms(boxes, scores, labels, cfg.nms.iou_threshold,
+        keep = batched_nms(boxes, scores, labels, head.cls_out_channels,
+                           cfg.nms.iou_threshold,
                            cfg.score_thr)[:cfg.max_per_img]
         return boxes[keep], scores[keep], labels[keep]
 
@@ -201,8 +212,8 @@ class DetectorGraph(nn.Module):
         boxes, scores, _, levels = self.level_candidates(
             self.detector.rpn_head, feats, cfg.nms_pre, img_h, img_w)
         scores = scores * box_sizes_valid(boxes, cfg.get('min_bbox_size', 0))
-        keep = batched_nms(boxes, scores, levels, cfg.nms.iou_threshold,
-                           0.0)[:cfg.max_per_img]
+        keep = batched_nms(boxes, scores, levels, len(feats),
+                           cfg.nms.iou_threshold, 0.0)[:cfg.max_per_img]
         # For the tracer, which cannot decide delta2bbox's shortcut for no
         # boxes: its general path gives the same (empty) result.
         torch._check(keep.shape[0] > 0)
@@ -212,44 +223,78 @@ class DetectorGraph(nn.Module):
     def pool(extractor: nn.Module, feats: Sequence[Tensor],
              boxes: Tensor) -> Tensor:
         """mmdet's SingleRoIExtractor: each box pooled from the level its
-        size maps to."""
+        size maps to, and from that level alone."""
         rois = torch.cat([boxes.new_zeros((boxes.shape[0], 1)), boxes], 1)
         num_levels = len(extractor.featmap_strides)
         levels = extractor.map_roi_levels(rois, num_levels)
-        pooled = None
+        pooled, order = [], []
         for level in range(num_levels):
             layer = extractor.roi_layers[level]
-            out = roi_align(feats[level], rois, layer.output_size[0],
-                            layer.spatial_scale, layer.sampling_ratio)
-            chosen = (levels == level)[:, None, None, None]
-            pooled = out * chosen if pooled is None else torch.where(
-                chosen, out, pooled)
-        return pooled
+            chosen = (levels == level).nonzero().squeeze(1)
+            pooled.append(
+                roi_align(feats[level], rois[chosen], layer.output_size[0],
+                          layer.spatial_scale, layer.sampling_ratio))
+            order.append(chosen)
+        # Back from level order to the boxes' order. Each box's position is
+        # scattered into a tensor of the boxes' length, which the tracer
+        # knows, rather than sorted, which it could not relate to it.
+        order = torch.cat(order)
+        position = order.new_zeros(rois.shape[0]).index_put(
+            (order, ), torch.arange(order.shape[0], device=order.device))
+        return torch.cat(pooled)[position]
 
     def roi_detections(self, feats: Sequence[Tensor], proposals: Tensor, img_h,
                        img_w) -> Tuple[Tensor, Tensor, Tensor]:
-        """mmdet's BBoxHead predict and multiclass_nms."""
+        """mmdet's RoI head predict: each stage's box head on the boxes the
+        one before refined (a cascade), their scores averaged, the last
+        one's boxes, and multiclass_nms."""
         roi_head = self.detector.roi_head
-        head, cfg = roi_head.bbox_head, roi_head.test_cfg
-        cls_score, bbox_pred = head(
-            self.pool(roi_head.bbox_roi_extractor,
-                      feats[:len(roi_head.bbox_roi_extractor.featmap_strides)],
-                      proposals))
-        num_classes = head.num_classes
+        rois, stage_scores = proposals, []
+        box_stages = stages(roi_head, 'bbox')
+        for stage, (extractor, head) in enumerate(box_stages):
+            cls_score, bbox_pred = head(
+                self.pool(extractor, feats[:len(extractor.featmap_strides)],
+                          rois))
+            stage_scores.append(cls_score)
+            if stage < len(box_stages) - 1:
+                rois = self.refine(head, rois, cls_score, bbox_pred, img_h,
+                                   img_w)
+        # As mmdet averages: sum() from 0, then a float division (exact for
+        # one stage).
+        cls_score = sum(stage_scores) / float(len(stage_scores))
+        num_classes, cfg = head.num_classes, roi_head.test_cfg
         scores = F.softmax(cls_score, dim=-1)[:, :num_classes].reshape(-1)
-        boxes = decode(head.bbox_coder, proposals, bbox_pred,
-                       (img_h, img_w)).reshape(-1, 4)
+        boxes = decode(head.bbox_coder, rois, bbox_pred, (img_h, img_w))
+        if head.reg_class_agnostic:
+            boxes = boxes[:, None].expand(-1, num_classes, 4)
+        boxes = boxes.reshape(-1, 4)
         labels = torch.arange(
-            num_classes, device=boxes.device).repeat(proposals.shape[0])
-        keep = batched_nms(boxes, scores, labels, cfg.nms.iou_threshold,
+            num_classes, device=boxes.device).repeat(rois.shape[0])
+        keep = batched_nms(boxes, scores, labels, num_classes,
+                           cfg.nms.iou_threshold,
                            cfg.score_thr)[:cfg.max_per_img]
         return boxes[keep], scores[keep], labels[keep]
 
+    @staticmethod
+    def refine(head: nn.Module, rois: Tensor, cls_score: Tensor,
+               bbox_pred: Tensor, img_h, img_w) -> Tensor:
+        """A cascade stage's boxes for the next: mmdet's regress_by_class
+        with each box's best class."""
+        if not head.reg_class_agnostic:
+            label = cls_score[:, :-1].argmax(dim=1) * 4
+            bbox_pred = bbox_pred.gather(
+                1, label[:, None] + torch.arange(4, device=label.device))
+        return decode(head.bbox_coder, rois, bbox_pred, (img_h, img_w))
+
     def mask_probabilities(self, feats: Sequence[Tensor], boxes: Tensor,
                            labels: Tensor) -> Tensor:
-        roi_head = self.detector.roi_head
-        extractor = roi_head.mask_roi_extractor
-        logits = roi_head.mask_head(
-            self.pool(extractor, feats[:len(extractor.featmap_strides)],
-                      boxes))
-        return logits[torch.arange(labels.shape[0]), labels].sigmoid()
+        """Each box's mask probabilities of its class; a cascade's, averaged
+        over the stages as mmdet's merge_aug_masks does."""
+        probabilities = []
+        for extractor, head in stages(self.detector.roi_head, 'mask'):
+            logits = head(
+                self.pool(extractor, feats[:len(extractor.featmap_strides)],
+                          boxes))
+            probabilities.append(logits[torch.arange(labels.shape[0]),
+                                        labels].sigmoid())
+        return torch.stack(probabilities).mean(dim=0)

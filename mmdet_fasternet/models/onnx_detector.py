@@ -19,7 +19,41 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
 from ..datasets.metainfo import config_metainfo
-from ..errors import CheckpointError, require_file
+from ..errors import CheckpointError, ToolError, require_file
+
+
+def onnx_session(onnx_file: str,
+                 device: Optional[str] = None,
+                 session_options: Optional[dict] = None):
+    """An onnxruntime session on ``device`` ('cpu', 'cuda[:N]'; None: CUDA
+    where onnxruntime has it); ``session_options``: attributes of its
+    SessionOptions, e.g. ``intra_op_num_threads``."""
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    for name, value in (session_options or {}).items():
+        setattr(options, name, value)
+    available = onnxruntime.get_available_providers()
+    providers: List = ['CPUExecutionProvider']
+    if device is None or device.startswith('cuda'):
+        index = int(device.split(':')[1]) if device and ':' in device else 0
+        if 'CUDAExecutionProvider' in available:
+            providers.insert(0,
+                             ('CUDAExecutionProvider', dict(device_id=index)))
+        elif device is not None:
+            raise ToolError(
+                f'onnxruntime has no CUDA provider here (it has '
+                f'{", ".join(available)}); install onnxruntime-gpu or run on '
+                f'the CPU.')
+    session = onnxruntime.InferenceSession(
+        onnx_file, options, providers=providers)
+    if (device or '').startswith('cuda') and ('CUDAExecutionProvider'
+                                              not in session.get_providers()):
+        raise ToolError(
+            'onnxruntime could not load its CUDA provider (its log above '
+            'says why; usually a missing CUDA or cuDNN library of the '
+            'version onnxruntime-gpu was built for); fix that or run on the '
+            'CPU.')
+    return session
 
 
 def onnx_classes(session) -> Optional[List[str]]:
@@ -32,22 +66,19 @@ def onnx_classes(session) -> Optional[List[str]]:
 class OnnxDetector(BaseModel):
     """``onnx_file``, exported with ``--part detector``; ``classes``: the
     config's, which must be the file's; ``mask_head`` and ``rcnn_test_cfg``
-    paste the masks of a Mask R-CNN."""
+    paste the masks of a Mask R-CNN; ``device`` and ``session_options``:
+    see ``onnx_session``."""
 
     def __init__(self,
                  onnx_file: str,
                  classes: Sequence[str],
                  mask_head: Optional[dict] = None,
                  rcnn_test_cfg: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None) -> None:
+                 data_preprocessor: Optional[dict] = None,
+                 device: Optional[str] = None,
+                 session_options: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
-        import onnxruntime
-        providers = [
-            p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
-            if p in onnxruntime.get_available_providers()
-        ]
-        self.session = onnxruntime.InferenceSession(
-            onnx_file, providers=providers)
+        self.session = onnx_session(onnx_file, device, session_options)
         recorded = onnx_classes(self.session)
         if recorded is None:
             raise CheckpointError(
@@ -109,10 +140,13 @@ def use_onnx_file(cfg: Config, onnx_file: str) -> None:
         type='OnnxDetector',
         onnx_file=onnx_file,
         classes=list(config_metainfo(cfg).get('classes', ())))
-    roi_head = cfg.model.get('roi_head') or {}
-    if roi_head.get('mask_head'):
+    mask_head = (cfg.model.get('roi_head') or {}).get('mask_head')
+    if mask_head:
+        # A cascade's stages may list their heads: the last one pastes.
         model.update(
-            mask_head=roi_head.mask_head,
+            mask_head=mask_head[-1] if isinstance(mask_head,
+                                                  (list,
+                                                   tuple)) else mask_head,
             rcnn_test_cfg=cfg.model.test_cfg.rcnn)
     cfg.model = model
     cfg.load_from = None

@@ -7,16 +7,18 @@ checks the exported file against both.
 import pytest
 import torch
 from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
 from tool_runner import CONFIGS, MASK_DEMO, RETINA_DEMO, many_detections
 
 from mmdet_fasternet.apis.flops import build_detector, load_model_config
 from mmdet_fasternet.errors import ConfigError
-from mmdet_fasternet.models.detector_graph import DetectorGraph
+from mmdet_fasternet.models.detector_graph import DetectorGraph, stages
 
 
-@pytest.mark.parametrize(
-    'config',
-    [MASK_DEMO, RETINA_DEMO, CONFIGS / 'faster_rcnn_fasternet_t0.py'])
+@pytest.mark.parametrize('config', [
+    MASK_DEMO, RETINA_DEMO, CONFIGS / 'faster_rcnn_fasternet_t0.py',
+    CONFIGS / 'cascade_mask_rcnn_fasternet_t0.py'
+])
 def test_graph_equals_mmdet_predict(config):
     detector = many_detections(config)
     height, width = 150, 230  # not multiples of 32: the graph pads
@@ -37,16 +39,25 @@ def test_graph_equals_mmdet_predict(config):
     assert torch.equal(got[0], expected.bboxes)
     assert torch.equal(got[1], expected.scores)
     assert torch.equal(got[2], expected.labels)
-    if config == MASK_DEMO:  # mmdet pastes; compare the 28x28 maps there
+    if 'masks' in expected:  # pasted by mmdet's code, as OnnxDetector does
         assert got[3].shape == (len(got[0]), 28, 28)
-        assert got[3].min() >= 0 and got[3].max() <= 1
+        roi_head = detector.roi_head
+        mask_head = stages(roi_head, 'mask')[-1][1]
+        pasted = mask_head.predict_by_feat(
+            (got[3][:, None], ),
+            [InstanceData(bboxes=got[0], labels=torch.zeros_like(got[2]))],
+            [meta],
+            roi_head.test_cfg,
+            rescale=False,
+            activate_map=True)[0]
+        assert torch.equal(pasted.masks, expected.masks)
 
 
 @pytest.mark.parametrize('config,problem', [
     ('mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
      'FCOS with a FCOSHead without anchors is not supported'),
-    ('mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py',
-     'CascadeRCNN with a CascadeRoIHead is not supported'),
+    ('mmdet::htc/htc_r50_fpn_1x_coco.py',
+     'HybridTaskCascade with a HybridTaskCascadeRoIHead is not supported'),
 ])
 def test_unsupported_detectors_are_named(config, problem):
     with pytest.raises(ConfigError, match=problem):

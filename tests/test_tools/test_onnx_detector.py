@@ -8,26 +8,36 @@ import onnx
 import pytest
 import torch
 from mmdet.structures import DetDataSample
-from tool_runner import (MASK_DEMO, RETINA_DEMO, TOOLS, call, describe,
-                         many_detections, run_tool, tiny_shapes_options)
+from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, call,
+                         describe, many_detections, run_tool,
+                         tiny_shapes_options)
 
+from mmdet_fasternet.apis.benchmark import image_sample
 from mmdet_fasternet.apis.flops import load_model_config
 from mmdet_fasternet.apis.inference import demo
-from mmdet_fasternet.apis.onnx_export import ExportedPart, write_onnx
+from mmdet_fasternet.apis.onnx_export import (ExportedPart, onnx_batched_nms,
+                                              write_onnx)
+from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
+                                                 onnx_node_parts,
+                                                 torch_breakdown)
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
-from mmdet_fasternet.errors import CheckpointError
-from mmdet_fasternet.models.onnx_detector import OnnxDetector
+from mmdet_fasternet.errors import CheckpointError, ToolError
+from mmdet_fasternet.models.detector_graph import batched_nms
+from mmdet_fasternet.models.onnx_detector import OnnxDetector, onnx_session
 
+CASCADE = CONFIGS / 'cascade_mask_rcnn_fasternet_t0.py'
 # (resized height, width), (original height, width): other scale factors.
 SIZES = [((128, 160), (256, 320)), ((150, 230), (100, 153))]
 
 
-@pytest.fixture(scope='module', params=[MASK_DEMO, RETINA_DEMO])
+@pytest.fixture(scope='module', params=[MASK_DEMO, RETINA_DEMO, CASCADE])
 def exported(request, tmp_path_factory):
     """A demo detector with fresh weights, exported in eval mode (deploy
     mode folds BN, which changes the last bits)."""
     detector = many_detections(request.param)
     detector.dataset_meta = dict(classes=SHAPE_CLASSES)
+    if request.param == CASCADE:  # COCO-sized heads: fewer proposals
+        detector.rpn_head.test_cfg.max_per_img = 150
     path = tmp_path_factory.mktemp('onnx') / 'detector.onnx'
     write_onnx(
         ExportedPart(detector, 'detector').eval(), (128, 160), str(path))
@@ -149,3 +159,98 @@ def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
         listed.append(capsys.readouterr().out.split(': ',
                                                     1)[1].rsplit(' -> ', 1)[0])
     assert listed[0] == listed[1] and 'detections' in listed[0]
+
+
+class GroupedNms(torch.nn.Module):
+    """The custom op alone, as the detector graph calls it."""
+
+    def forward(self, boxes, scores, groups):
+        return batched_nms(boxes, scores, groups, 7, 0.5, 0.05)
+
+
+def test_grouped_nms_in_onnxruntime_keeps_what_mmcv_keeps(tmp_path):
+    """onnxruntime runs NMS group by group on the boxes as they are, mmcv
+    on boxes moved apart by group: the same boxes, in the same order."""
+    import onnxruntime
+    g = torch.Generator().manual_seed(0)
+    corners = torch.rand(600, 2, generator=g) * 100
+    boxes = torch.cat(
+        [corners, corners + 10 + 40 * torch.rand(600, 2, generator=g)], 1)
+    scores = torch.rand(600, generator=g)
+    groups = torch.randint(0, 7, (600, ), generator=g)
+    path = tmp_path / 'nms.onnx'
+    torch.onnx.export(
+        GroupedNms(), (boxes, scores, groups),
+        path,
+        input_names=['boxes', 'scores', 'groups'],
+        dynamic_shapes=[{
+            0: torch.export.Dim('n')
+        }] * 3,
+        dynamo=True,
+        custom_translation_table={
+            torch.ops.fasternet.batched_nms.default: onnx_batched_nms
+        },
+        verbose=False)
+    session = onnxruntime.InferenceSession(str(path))
+    for n in (600, 150):  # dynamic number of boxes
+        inputs = (boxes[:n], scores[:n], groups[:n])
+        want = batched_nms(*inputs, 7, 0.5, 0.05)
+        got = session.run(
+            None,
+            dict(
+                zip(('boxes', 'scores', 'groups'),
+                    (t.numpy() for t in inputs))))[0]
+        assert 0 < len(want) < (scores[:n] > 0.05).sum()  # NMS dropped some
+        assert torch.equal(torch.from_numpy(got), want)
+
+
+@pytest.mark.e2e
+def test_time_breakdown_of_an_exported_detector(exported, tmp_path):
+    """onnxruntime's profile, mapped back to the modules the exporter
+    recorded: each part gets its nodes' time."""
+    detector, path, config = exported
+    if config == CASCADE:
+        pytest.skip('the demo detectors suffice')
+    parts = set(onnx_node_parts(str(path)).values())
+    assert parts == {'backbone', 'neck', 'heads', 'post-processing'}
+    model = load_model_config(str(config)).model
+    runtime = OnnxDetector(
+        str(path),
+        SHAPE_CLASSES,
+        mask_head=model.roi_head.mask_head if 'roi_head' in model else None,
+        rcnn_test_cfg=model.test_cfg.get('rcnn'),
+        session_options=dict(
+            enable_profiling=True,
+            profile_file_prefix=str(tmp_path / 'profile')))
+    image = torch.randint(0, 256, (3, 128, 160), dtype=torch.uint8)
+    spent = onnx_breakdown(
+        str(path),
+        lambda: runtime([image], [image_sample((128, 160))]),
+        runtime.session,
+        runs=2)
+    assert set(spent) == set(TIME_PARTS) | {'total'}
+    assert all(spent[p] > 0 for p in ('backbone', 'neck', 'heads'))
+    assert sum(spent[p] for p in TIME_PARTS) == pytest.approx(spent['total'])
+    # PyTorch, timed by forward hooks, gives the same parts (and leaves no
+    # hook behind).
+    x = torch.randn(1, 3, 128, 160)
+
+    def predict():
+        with torch.no_grad():
+            detector.predict(x, [image_sample((128, 160))])
+
+    spent = torch_breakdown(detector, predict, 2, lambda: None)
+    assert all(spent[p] > 0 for p in ('backbone', 'neck', 'heads'))
+    assert sum(spent[p] for p in TIME_PARTS) == pytest.approx(spent['total'])
+    assert not detector.backbone._forward_hooks
+    assert not detector.backbone._forward_pre_hooks
+
+
+def test_cuda_without_onnxruntime_gpu_is_refused():
+    import onnxruntime
+    if 'CUDAExecutionProvider' in onnxruntime.get_available_providers():
+        pytest.skip('this onnxruntime has CUDA')
+    with pytest.raises(
+            ToolError, match='install onnxruntime-gpu or run on '
+            'the CPU'):
+        onnx_session('any.onnx', 'cuda')
