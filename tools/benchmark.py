@@ -5,6 +5,8 @@ Examples:
     python tools/benchmark.py --parts backbone --settings eval deploy \\
         deploy-bf16 --runs 11 --json bench.json --plot bench.png
     python tools/benchmark.py --train                  # + training step cost
+    python tools/benchmark.py --parts mask_rcnn retinanet \\
+        --settings eval deploy onnxruntime --breakdown  # + where time goes
 
 Both models of a row get identical treatment (see --settings); runs
 alternate and the median is reported with the ratio, and for backbones the
@@ -43,6 +45,12 @@ def parse_args() -> argparse.Namespace:
         'update) and its peak memory: FasterNet, FasterNet with_cp, '
         'ResNet-50')
     parser.add_argument('--train-runs', type=int, default=3)
+    parser.add_argument(
+        '--breakdown',
+        action='store_true',
+        help='also time the detectors by part: backbone, neck, heads, '
+        'post-processing')
+    parser.add_argument('--breakdown-runs', type=int, default=3)
     parser.add_argument('--json', help='save every measurement here')
     parser.add_argument('--plot', help='draw the table as a bar chart (PNG)')
     parser.add_argument(

@@ -10,6 +10,7 @@ import copy
 import json
 import multiprocessing
 import platform
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +20,24 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
+from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
+from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
+from ..datasets.metainfo import config_metainfo
 from ..errors import ToolError, refuse_overwrite
 from ..models import ARCH_SETTINGS
 from ..models.deploy import deploy_model
+from ..models.onnx_detector import onnx_session, use_onnx_file
+from ..patches import image_preprocessing
 from .cli import check_device, check_shape
 from .flops import build_detector, complexity, load_model_config
 from .numerics import max_relative_error
+from .onnx_export import ExportedPart, write_onnx
+from .time_breakdown import (TIME_PARTS, onnx_breakdown, torch_breakdown,
+                             torch_sync)
 
 PEAK_PREFIX = '1x1 conv '
 # The repository's configs: the tools run from a checkout of it.
@@ -48,6 +57,7 @@ class Setting:
     bf16: bool
     compile: bool
     description: str
+    onnx: bool = False
 
 
 SETTINGS = {
@@ -65,6 +75,16 @@ SETTINGS = {
             'deploy-compile', True, True, False, True,
             'deploy + torch.compile (inductor, frozen weights) of '
             'backbone and neck: the same kernel fusion for both'),
+        Setting(
+            'onnxruntime',
+            True,
+            False,
+            False,
+            False, 'deploy_model(), exported to ONNX (a whole detector: NMS, '
+            'RoIAlign and mask head in the graph, masks pasted on the host, '
+            'as tools/test.py runs it) and run by onnxruntime (its CUDA '
+            'provider with --device cuda)',
+            onnx=True),
     )
 }
 
@@ -303,13 +323,16 @@ def training_step(config: str, backbone_options: dict, shape,
 def check_args(args: argparse.Namespace) -> torch.device:
     """Every option, before a model is built; the device to run on."""
     check_shape(args.shape, 32)
-    if args.runs < 1 or args.warmup < 0 or args.train_runs < 1:
-        raise ToolError('--runs and --train-runs must be >= 1, --warmup '
-                        '>= 0.')
+    if min(args.runs, args.train_runs, args.breakdown_runs) < 1 or (args.warmup
+                                                                    < 0):
+        raise ToolError('--runs, --train-runs and --breakdown-runs must be '
+                        '>= 1, --warmup >= 0.')
     for option, path in (('--json', args.json), ('--plot', args.plot)):
         if path:
             refuse_overwrite(path, option, args.force)
     device = check_device(args.device)
+    if 'onnxruntime' in args.settings:
+        check_onnxruntime(device)
     if args.threads is not None:
         if args.threads < 1:
             raise ToolError(f'--threads must be >= 1, got {args.threads}.')
@@ -317,9 +340,32 @@ def check_args(args: argparse.Namespace) -> torch.device:
     return device
 
 
-def pair_of_models(part: str, arch: str) -> Dict[str, torch.nn.Module]:
-    """FasterNet-``arch`` and ResNet-50 (their backbones, or whole
-    detectors), by label."""
+@dataclass
+class Contender:
+    """One model of a comparison: its config and built detector."""
+    cfg: Config
+    detector: BaseDetector
+
+    def module(self, part: str) -> nn.Module:
+        return self.detector.backbone if part == 'backbone' else self.detector
+
+
+def check_onnxruntime(device: torch.device) -> None:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ToolError('the onnxruntime setting needs onnxruntime: pip '
+                        'install onnxruntime (onnxruntime-gpu for CUDA).')
+    providers = onnxruntime.get_available_providers()
+    if device.type == 'cuda' and 'CUDAExecutionProvider' not in providers:
+        raise ToolError(f'--device {device} with the onnxruntime setting '
+                        f'needs onnxruntime-gpu; this onnxruntime has '
+                        f'{", ".join(providers)}.')
+
+
+def pair_of_models(part: str, arch: str) -> Dict[str, Contender]:
+    """FasterNet-``arch`` and ResNet-50 (the detectors of ``part``, or Mask
+    R-CNN's for backbones), by label."""
     detector_part = 'mask_rcnn' if part == 'backbone' else part
     names = {
         f'FasterNet-{arch.upper()}':
@@ -327,74 +373,161 @@ def pair_of_models(part: str, arch: str) -> Dict[str, torch.nn.Module]:
         'ResNet-50':
         RESNET50[detector_part],
     }
-    models = {}
+    contenders = {}
     for label, name in names.items():
-        detector = build_detector(load_model_config(name))
+        cfg = load_model_config(name)
+        detector = build_detector(cfg)
+        detector.dataset_meta = config_metainfo(cfg)
+        keep_every_detection(detector)
+        contenders[label] = Contender(cfg, detector)
+    return contenders
+
+
+def to_pixels(x: torch.Tensor, detector: BaseDetector) -> torch.Tensor:
+    """The image (BGR pixels) that the detector's preprocessing turns into
+    ``x``: an exported detector normalises inside its graph."""
+    pre = image_preprocessing(detector.data_preprocessor)
+    pixels = x.float().cpu() * pre['std'] + pre['mean']
+    return pixels.flip(1) if pre['swap_channels'] else pixels
+
+
+class OnnxStep:
+    """``contender``'s ``part`` exported (deploy mode) into ``folder`` and
+    run by onnxruntime on ``x``, as tools/test.py runs a file: features of
+    a backbone, or a detector's predictions with masks pasted."""
+
+    def __init__(self, contender: Contender, part: str, x: torch.Tensor,
+                 device: torch.device, folder: str, label: str) -> None:
+        detector = copy.deepcopy(contender.detector).eval()
+        deploy_model(detector)
+        exported = ExportedPart(
+            detector, 'backbone' if part == 'backbone' else 'detector')
+        self.onnx_file = f'{folder}/{label}-{part}.onnx'
+        write_onnx(exported.eval(), tuple(x.shape[-2:]), self.onnx_file)
+        self.part, self.contender, self.device = part, contender, device
         if part == 'backbone':
-            models[label] = detector.backbone
+            self.feed = {'image': x.float().cpu().numpy()}
         else:
-            keep_every_detection(detector)
-            models[label] = detector
-    return models
+            self.inputs = [to_pixels(x, detector)[0]]
+            self.samples = [image_sample(x.shape[-2:])]
+        self.session_options = dict(
+            intra_op_num_threads=torch.get_num_threads())
+        self.runner = self.build_runner(self.session_options)
+
+    def build_runner(self, session_options: dict):
+        if self.part == 'backbone':
+            return onnx_session(self.onnx_file, str(self.device),
+                                session_options)
+        cfg = copy.deepcopy(self.contender.cfg)
+        use_onnx_file(cfg, self.onnx_file)
+        cfg.model.update(
+            device=str(self.device), session_options=session_options)
+        return MODELS.build(cfg.model)
+
+    def run(self, runner) -> Tuple[torch.Tensor, ...]:
+        if self.part == 'backbone':
+            return tuple(
+                torch.from_numpy(o) for o in runner.run(None, self.feed))
+        runner(self.inputs, self.samples)
+        return ()
+
+    def __call__(self) -> Tuple[torch.Tensor, ...]:
+        return self.run(self.runner)
+
+    def breakdown(self, runs: int, folder: str) -> Dict[str, float]:
+        runner = self.build_runner(
+            dict(
+                self.session_options,
+                enable_profiling=True,
+                profile_file_prefix=f'{folder}/profile'))
+        return onnx_breakdown(self.onnx_file, lambda: self.run(runner),
+                              runner.session, runs)
 
 
 def measure_inference(args: argparse.Namespace, device: torch.device,
                       progress: ProgressBar) -> List[dict]:
     """One row per part and setting: median ms of both models (and for
     backbones the peak convs, GFLOPS, and the error against the first
-    setting's output)."""
+    setting's output; for detectors with ``--breakdown``, the time by
+    part)."""
     rows = []
-    for part in args.parts:
-        base = pair_of_models(part, args.arch)
-        flops = {
-            label: complexity(model, tuple(args.shape)).flops
-            for label, model in base.items()
-        } if part == 'backbone' else {}
-        reference = None
-        for name in args.settings:
-            setting = SETTINGS[name]
-            models = {
-                label: prepare(copy.deepcopy(m), setting, device)
-                for label, m in base.items()
+    with tempfile.TemporaryDirectory() as folder:
+        for part in args.parts:
+            rows += measure_part(args, part, device, progress, folder)
+    return rows
+
+
+def measure_part(args: argparse.Namespace, part: str, device: torch.device,
+                 progress: ProgressBar, folder: str) -> List[dict]:
+    rows = []
+    contenders = pair_of_models(part, args.arch)
+    flops = {
+        label: complexity(c.module(part), tuple(args.shape)).flops
+        for label, c in contenders.items()
+    } if part == 'backbone' else {}
+    reference = None
+    for name in args.settings:
+        setting = SETTINGS[name]
+        x = image_batch(args.shape, device, setting)
+        if setting.onnx:
+            steps = {
+                label: OnnxStep(c, part, x, device, folder, label)
+                for label, c in contenders.items()
             }
-            x = image_batch(args.shape, device, setting)
+            models = steps
+        else:
+            models = {
+                label: prepare(copy.deepcopy(c.module(part)), setting, device)
+                for label, c in contenders.items()
+            }
             steps = {
                 label: inference_step(m, x, setting, device)
                 for label, m in models.items()
             }
-            peak_convs = peak_conv_steps(ARCH_SETTINGS[args.arch]['embed_dim'],
-                                         args.shape, setting,
-                                         device) if part == 'backbone' else {}
-            steps.update({k: step for k, (step, _) in peak_convs.items()})
-            times = time_alternating(steps, args.runs, args.warmup, progress)
-            row = dict(
-                part=part,
-                setting=name,
-                ms={
-                    k: median_ms(v)
-                    for k, v in times.items()
-                },
-                times_s=times)
-            if part == 'backbone':
-                fasternet = next(iter(models))
-                with torch.no_grad(), torch.autocast(
-                        device.type, dtype=torch.bfloat16,
-                        enabled=setting.bf16):
-                    outs = models[fasternet](x)
-                if reference is None:
-                    reference = [o.float() for o in outs]
-                row['max_rel_error_vs_first_setting'] = max_relative_error(
-                    outs, reference)
-                flops.update({k: f for k, (_, f) in peak_convs.items()})
-                row['gflops'] = {
-                    label: f / (row['ms'][label] / 1e3) / 1e9
-                    for label, f in flops.items()
-                }
-                row['peak_conv'] = max(
-                    peak_convs, key=lambda k: row['gflops'][k])
-                row['peak_gflops'] = row['gflops'][row['peak_conv']]
-            rows.append(row)
-            del models, steps
+        peak_convs = peak_conv_steps(ARCH_SETTINGS[args.arch]['embed_dim'],
+                                     args.shape, setting,
+                                     device) if part == 'backbone' else {}
+        timed = dict(steps)
+        timed.update({k: step for k, (step, _) in peak_convs.items()})
+        times = time_alternating(timed, args.runs, args.warmup, progress)
+        row = dict(
+            part=part,
+            setting=name,
+            ms={
+                k: median_ms(v)
+                for k, v in times.items()
+            },
+            times_s=times)
+        if part == 'backbone':
+            fasternet = next(iter(models))
+            with torch.no_grad(), torch.autocast(
+                    device.type, dtype=torch.bfloat16, enabled=setting.bf16):
+                outs = steps[fasternet](
+                ) if setting.onnx else models[fasternet](
+                    x)
+            if reference is None:
+                reference = [o.float() for o in outs]
+            row['max_rel_error_vs_first_setting'] = max_relative_error(
+                outs, reference)
+            flops.update({k: f for k, (_, f) in peak_convs.items()})
+            row['gflops'] = {
+                label: f / (row['ms'][label] / 1e3) / 1e9
+                for label, f in flops.items()
+            }
+            row['peak_conv'] = max(peak_convs, key=lambda k: row['gflops'][k])
+            row['peak_gflops'] = row['gflops'][row['peak_conv']]
+        elif args.breakdown and not (setting.onnx and device.type == 'cuda'):
+            # (onnxruntime's CUDA node times are launch times: no breakdown)
+            row['breakdown_ms'] = {
+                label:
+                steps[label].breakdown(args.breakdown_runs, folder)
+                if setting.onnx else torch_breakdown(
+                    models[label], steps[label], args.breakdown_runs,
+                    torch_sync(device))
+                for label in steps
+            }
+        rows.append(row)
+        del models, steps, timed
     return rows
 
 
@@ -470,7 +603,27 @@ def print_inference(rows: List[dict], args, device) -> None:
                 speedup = by_setting[first]['ms'][fasternet] / row['ms'][
                     fasternet]
                 print(f'{part}: {fasternet} {name} is {speedup:.2f}x as '
-                      f'fast as {first}')
+                      f'fast as {first} ({1 / speedup:.2f}x the time)')
+    print_breakdown(rows)
+
+
+def print_breakdown(rows: List[dict]) -> None:
+    rows = [r for r in rows if 'breakdown_ms' in r]
+    if not rows:
+        return
+    runs = len(next(iter(rows[0]['times_s'].values())))
+    print(f'\nWhere the time goes, ms (mean of the profiled runs after '
+          f'the {runs} timed ones): heads include RoIAlign; post-processing '
+          f'is the rest of the measured time: decoding, NMS, top-k, pasting '
+          f'masks, and the framework\'s overhead.')
+    print('| part | setting | model | ' + ' | '.join(TIME_PARTS) +
+          ' | total |')
+    print('|---' * (4 + len(TIME_PARTS)) + '|')
+    for row in rows:
+        for label, spent in row['breakdown_ms'].items():
+            cells = [row['part'], row['setting'], label]
+            cells += [f'{spent[k]:.0f}' for k in TIME_PARTS + ('total', )]
+            print('| ' + ' | '.join(cells) + ' |')
 
 
 def print_training(rows: List[dict], args) -> None:

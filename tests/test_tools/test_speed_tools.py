@@ -14,6 +14,7 @@ from tool_runner import CONFIGS, TOOLS, describe, run_tool
 from mmdet_fasternet.apis.flops import (build_detector, complexity,
                                         load_model_config)
 from mmdet_fasternet.apis.numerics import max_relative_error
+from mmdet_fasternet.apis.time_breakdown import TIME_PARTS
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
 
@@ -73,29 +74,33 @@ def test_max_relative_error_scales_by_the_largest_expected_value():
                               [expected, expected]) == pytest.approx(0.01)
     assert max_relative_error(expected.bfloat16(), expected) == 0
     assert max_relative_error(np.zeros(3), np.zeros(3)) == 0
+    # An untrained detector may keep no box: empty outputs agree.
+    assert max_relative_error(np.zeros((0, 4)), np.zeros((0, 4))) == 0
+    assert max_relative_error(np.zeros((1, 4)), np.zeros((0, 4))) == np.inf
     with pytest.raises(ValueError, match='2 outputs against 1'):
         max_relative_error([got, got], [expected])
 
 
 @pytest.mark.e2e
 def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
+    settings = ('eval', 'deploy', 'deploy-bf16', 'deploy-compile',
+                'onnxruntime')
     args = [
         TOOLS / 'benchmark.py', '--arch', 't0', '--parts', 'backbone',
-        'retinanet', '--settings', 'eval', 'deploy', 'deploy-bf16',
-        'deploy-compile', '--shape', '64', '96', '--runs', '2', '--warmup',
-        '1', '--train', '--train-runs', '1', '--json', 'bench.json', '--plot',
-        'bench.png'
+        'retinanet', '--settings', *settings, '--shape', '64', '96', '--runs',
+        '2', '--warmup', '1', '--train', '--train-runs', '1', '--breakdown',
+        '--breakdown-runs', '1', '--json', 'bench.json', '--plot', 'bench.png'
     ]
     result = run_tool(args, tmp_path)
     assert result.returncode == 0, describe(result)
     assert '| backbone | deploy |' in result.stdout
     assert 'deploy is ' in result.stdout and 'as fast as eval' in result.stdout
+    assert '| retinanet | onnxruntime | FasterNet-T0 |' in result.stdout
     data = json.loads((tmp_path / 'bench.json').read_text())
     rows = {(r['part'], r['setting']): r for r in data['inference']}
     assert set(rows) == {(p, s)
                          for p in ('backbone', 'retinanet')
-                         for s in ('eval', 'deploy', 'deploy-bf16',
-                                   'deploy-compile')}
+                         for s in settings}
     backbone = rows[('backbone', 'deploy')]
     assert set(backbone['ms']) == {
         'FasterNet-T0', 'ResNet-50', '1x1 conv 40->80 @16x24',
@@ -106,8 +111,15 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
         v for k, v in backbone['gflops'].items() if k.startswith('1x1'))
     assert all(len(t) == 2 for t in backbone['times_s'].values())
     assert backbone['max_rel_error_vs_first_setting'] < 1e-4
+    assert rows[('backbone',
+                 'onnxruntime')]['max_rel_error_vs_first_setting'] < 1e-4
     assert 1e-4 < rows[(
         'backbone', 'deploy-bf16')]['max_rel_error_vs_first_setting'] < 0.05
+    for setting in settings:  # every detector row has its time by part
+        spent = rows[('retinanet', setting)]['breakdown_ms']['FasterNet-T0']
+        assert spent['backbone'] > 0 and spent['heads'] > 0
+        assert sum(spent[p]
+                   for p in TIME_PARTS) == pytest.approx(spent['total'])
     assert [r['model'] for r in data['training']
             ] == ['FasterNet-T0', 'FasterNet-T0 with_cp', 'ResNet-50']
     assert all(r['ms'] > 0 for r in data['training'])
@@ -204,16 +216,16 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
 def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
     out = tmp_path / 'x.onnx'
     result = run_tool([
-        TOOLS / 'export_onnx.py',
-        'mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py', '--part',
-        'detector', '--out', out
+        TOOLS / 'export_onnx.py', 'mmdet::htc/htc_r50_fpn_1x_coco.py',
+        '--part', 'detector', '--out', out
     ], tmp_path)
     assert result.returncode == 1, describe(result)
     assert result.stderr.strip().splitlines() == [
-        'error: ONNX export: CascadeRCNN with a CascadeRoIHead is not '
-        'supported; supported are RetinaNet-like single-stage detectors '
-        '(anchors, deltas, sigmoid classifier) and Faster/Mask R-CNN (RPN '
-        'and a standard RoI head).'
+        'error: ONNX export: HybridTaskCascade with a '
+        'HybridTaskCascadeRoIHead is not supported; supported are '
+        'RetinaNet-like single-stage detectors (anchors, deltas, sigmoid '
+        'classifier) and Faster/Mask R-CNN and Cascade (Mask) R-CNN (RPN and '
+        'standard RoI heads).'
     ]
     out.write_text('keep me')
     result = run_tool([
