@@ -175,13 +175,9 @@ def test_more_detectors_start_from_the_imagenet_weights(det, arch):
         assert cfg.model.roi_head.mask_head.num_classes == 80
 
 
-@pytest.mark.parametrize(
-    'name',
-    ['faster_rcnn_fasternet_t0', 'cascade_mask_rcnn_fasternet_t0_ms_3x'])
-def test_more_detectors_train_two_iterations(tmp_path, own_data, name):
-    """On one's own tiny data (the config written by the tool), 64x64
-    inputs, from random weights, without validation."""
-    from mmengine.runner import Runner
+def own_tiny_config(tmp_path: Path, own_data: Path, name: str) -> Config:
+    """The config the dataset tool writes for one's own tiny data over
+    ``name``, with 64x64 inputs and random weights."""
     from own_data import tiny_run_options, tool_namespace
 
     from mmdet_fasternet.apis.dataset_config import write_dataset_config
@@ -190,6 +186,28 @@ def test_more_detectors_train_two_iterations(tmp_path, own_data, name):
         tool_namespace(ROOT / 'configs' / f'{name}.py', out, own_data))
     cfg = Config.fromfile(str(out))
     cfg.merge_from_dict(tiny_run_options(cfg))
+    return cfg
+
+
+def test_3x_cascade_is_the_1x_model_on_a_multiscale_pipeline(
+        tmp_path, own_data):
+    """The 1x model (trained by test_own_data_cascade_mask_rcnn); its
+    training pipeline, multi-scale, runs on one's own data."""
+    from mmdet.registry import DATASETS
+    name = 'cascade_mask_rcnn_fasternet_t0'
+    assert load(f'{name}_ms_3x').model == load(name).model
+    cfg = own_tiny_config(tmp_path, own_data, f'{name}_ms_3x')
+    sample = DATASETS.build(cfg.train_dataloader.dataset)[0]
+    assert sample['inputs'].shape[0] == 3
+    instances = sample['data_samples'].gt_instances
+    assert len(instances) > 0 and len(instances.masks) == len(instances)
+
+
+def test_faster_rcnn_trains_two_iterations(tmp_path, own_data):
+    """On one's own tiny data (the config written by the tool), 64x64
+    inputs, from random weights, without validation."""
+    from mmengine.runner import Runner
+    cfg = own_tiny_config(tmp_path, own_data, 'faster_rcnn_fasternet_t0')
     cfg.merge_from_dict(
         dict(val_cfg=None, val_dataloader=None, val_evaluator=None))
     cfg.work_dir = str(tmp_path / 'work')

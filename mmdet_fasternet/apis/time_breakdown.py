@@ -36,9 +36,12 @@ def part_modules(detector: nn.Module) -> Dict[str, List[nn.Module]]:
         module = detector
         for name in path.split('.'):
             module = getattr(module, name, None)
-        if module is not None and not (path == 'bbox_head'
-                                       and hasattr(detector, 'roi_head')):
-            found['heads'].append(module)
+        # A cascade lists its stages' extractors and heads, and may share
+        # one extractor among them.
+        for head in (module if isinstance(module, nn.ModuleList) else
+                     [module] if module is not None else []):
+            if all(head is not known for known in found['heads']):
+                found['heads'].append(head)
     return found
 
 

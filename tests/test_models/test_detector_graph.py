@@ -53,6 +53,22 @@ def test_graph_equals_mmdet_predict(config):
         assert torch.equal(pasted.masks, expected.masks)
 
 
+def test_no_proposal_gives_no_detection():
+    """Every RPN box below the minimum size: mmdet and the graph (in
+    PyTorch; the tracer assumes proposals) give nothing, without error."""
+    detector = many_detections(MASK_DEMO)
+    detector.rpn_head.test_cfg.min_bbox_size = 10_000
+    image = torch.randint(0, 256, (3, 96, 128), dtype=torch.uint8)
+    meta = dict(img_shape=(96, 128), ori_shape=(96, 128), scale_factor=(1, 1))
+    with torch.no_grad():
+        data = detector.data_preprocessor(
+            dict(inputs=[image], data_samples=[DetDataSample(metainfo=meta)]))
+        expected = detector.predict(data['inputs'], data['data_samples'])[0]
+        got = DetectorGraph(detector).eval()(image.float()[None])
+    assert len(expected.pred_instances) == 0
+    assert [tuple(t.shape) for t in got] == [(0, 4), (0, ), (0, ), (0, 28, 28)]
+
+
 @pytest.mark.parametrize('config,problem', [
     ('mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
      'FCOS with a FCOSHead without anchors is not supported'),

@@ -30,10 +30,36 @@ CASCADE = CONFIGS / 'cascade_mask_rcnn_fasternet_t0.py'
 SIZES = [((128, 160), (256, 320)), ((150, 230), (100, 153))]
 
 
+@pytest.fixture(scope='module')
+def mask_demo_export(tmp_path_factory):
+    """The demo Mask R-CNN with fresh weights, saved as a checkpoint and
+    exported from it by tools/export_onnx.py (eval mode; every detection
+    kept, as many_detections keeps them)."""
+    folder = tmp_path_factory.mktemp('mask_export')
+    detector = many_detections(MASK_DEMO)
+    ckpt = folder / 'trained.pth'
+    torch.save({'state_dict': detector.state_dict(), 'meta': {}}, ckpt)
+    config = folder / 'keep_all.py'
+    config.write_text(
+        f'_base_ = {str(MASK_DEMO)!r}\n'
+        'model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0)))\n')
+    onnx_file = folder / 'mask.onnx'
+    result = run_tool([
+        TOOLS / 'export_onnx.py', config, '--part', 'detector', '--weights',
+        ckpt, '--out', onnx_file, '--shape', '128', '160', '--no-deploy'
+    ], folder)
+    assert result.returncode == 0, describe(result)
+    return detector, ckpt, onnx_file
+
+
 @pytest.fixture(scope='module', params=[MASK_DEMO, RETINA_DEMO, CASCADE])
 def exported(request, tmp_path_factory):
-    """A demo detector with fresh weights, exported in eval mode (deploy
-    mode folds BN, which changes the last bits)."""
+    """A detector with fresh weights, exported in eval mode (deploy mode
+    folds BN, which changes the last bits): the demo Mask R-CNN by the
+    tool, the others in this process."""
+    if request.param == MASK_DEMO:
+        detector, _, path = request.getfixturevalue('mask_demo_export')
+        return detector, path, MASK_DEMO
     detector = many_detections(request.param)
     detector.dataset_meta = dict(classes=SHAPE_CLASSES)
     if request.param == CASCADE:  # COCO-sized heads: fewer proposals
@@ -122,21 +148,14 @@ def metric_lines(output: str) -> dict:
 
 @pytest.mark.e2e
 def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
-        tmp_path, capsys):
-    ckpt = tmp_path / 'trained.pth'
-    detector = many_detections(MASK_DEMO)
-    torch.save({'state_dict': detector.state_dict(), 'meta': {}}, ckpt)
-    onnx_file = tmp_path / 'mask.onnx'
-    result = run_tool([
-        TOOLS / 'export_onnx.py', MASK_DEMO, '--part', 'detector', '--weights',
-        ckpt, '--out', onnx_file, '--shape', '128', '128', '--no-deploy'
-    ], tmp_path)
-    assert result.returncode == 0, describe(result)
+        tmp_path, capsys, mask_demo_export):
+    _, ckpt, onnx_file = mask_demo_export
     metrics = []
     for source in (ckpt, onnx_file):
         result = run_tool([
             TOOLS / 'test.py', MASK_DEMO, source, '--work-dir',
-            tmp_path / Path(source).stem, '--cfg-options'
+            tmp_path / Path(source).stem, '--cfg-options',
+            'model.test_cfg.rcnn.score_thr=0.0'
         ] + tiny_shapes_options(tmp_path / 'data'), tmp_path)
         assert result.returncode == 0, describe(result)
         metrics.append(metric_lines(result.stdout))
