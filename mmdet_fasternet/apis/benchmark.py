@@ -77,12 +77,13 @@ SETTINGS = {
             'backbone and neck: the same kernel fusion for both'),
         Setting(
             'onnxruntime',
-            True,
-            False,
-            False,
-            False, 'deploy_model(), exported to ONNX (a whole detector: NMS, '
-            'RoIAlign and mask head in the graph, masks pasted on the host, '
-            'as tools/test.py runs it) and run by onnxruntime (its CUDA '
+            deploy=True,
+            channels_last=False,
+            bf16=False,
+            compile=False,
+            description='deploy_model(), exported to ONNX (a whole detector: '
+            'NMS, RoIAlign and mask head in the graph, masks pasted on the '
+            'host, as tools/test.py runs it) and run by onnxruntime (its CUDA '
             'provider with --device cuda)',
             onnx=True),
     )
@@ -323,8 +324,8 @@ def training_step(config: str, backbone_options: dict, shape,
 def check_args(args: argparse.Namespace) -> torch.device:
     """Every option, before a model is built; the device to run on."""
     check_shape(args.shape, 32)
-    if min(args.runs, args.train_runs, args.breakdown_runs) < 1 or (args.warmup
-                                                                    < 0):
+    runs = (args.runs, args.train_runs, args.breakdown_runs)
+    if min(runs) < 1 or args.warmup < 0:
         raise ToolError('--runs, --train-runs and --breakdown-runs must be '
                         '>= 1, --warmup >= 0.')
     for option, path in (('--json', args.json), ('--plot', args.plot)):

@@ -19,7 +19,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
 from ..datasets.metainfo import config_metainfo
-from ..errors import CheckpointError, ToolError, require_file
+from ..errors import CheckpointError, ConfigError, ToolError, require_file
 
 
 def onnx_session(onnx_file: str,
@@ -29,8 +29,16 @@ def onnx_session(onnx_file: str,
     where onnxruntime has it); ``session_options``: attributes of its
     SessionOptions, e.g. ``intra_op_num_threads``."""
     import onnxruntime
+    if device is not None and not (device == 'cpu'
+                                   or device.startswith('cuda')):
+        raise ConfigError(f"device must be 'cpu' or 'cuda[:N]', got "
+                          f'{device!r}.')
     options = onnxruntime.SessionOptions()
     for name, value in (session_options or {}).items():
+        if not hasattr(options, name):
+            raise ConfigError(
+                f'session_options: onnxruntime.SessionOptions has no '
+                f'{name!r} (e.g. intra_op_num_threads, enable_profiling).')
         setattr(options, name, value)
     available = onnxruntime.get_available_providers()
     providers: List = ['CPUExecutionProvider']

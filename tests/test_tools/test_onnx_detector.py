@@ -2,6 +2,7 @@
 gives (boxes, scores, labels, pasted masks) at two input sizes, and
 ``tools/test.py`` evaluates the file like a checkpoint."""
 import json
+import re
 from pathlib import Path
 
 import onnx
@@ -21,7 +22,7 @@ from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
                                                  onnx_node_parts,
                                                  torch_breakdown)
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
-from mmdet_fasternet.errors import CheckpointError, ToolError
+from mmdet_fasternet.errors import CheckpointError, ConfigError, ToolError
 from mmdet_fasternet.models.detector_graph import batched_nms
 from mmdet_fasternet.models.onnx_detector import OnnxDetector, onnx_session
 
@@ -273,3 +274,13 @@ def test_cuda_without_onnxruntime_gpu_is_refused():
             ToolError, match='install onnxruntime-gpu or run on '
             'the CPU'):
         onnx_session('any.onnx', 'cuda')
+
+
+@pytest.mark.parametrize('device,options,message', [
+    ('gpu', None, "device must be 'cpu' or 'cuda[:N]', got 'gpu'"),
+    ('cpu', dict(intra_op_threads=2), "SessionOptions has no "
+     "'intra_op_threads'"),
+])
+def test_bad_session_settings_are_one_line(device, options, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        onnx_session('any.onnx', device, options)
