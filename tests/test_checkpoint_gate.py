@@ -8,10 +8,7 @@ The tools' functions run in this process; one subprocess per program
 shows the whole output a user sees. Only the misfit file needs a model
 built: the others are refused before anything is.
 """
-import argparse
-import contextlib
 import importlib
-import io
 import warnings
 import zipfile
 from pathlib import Path
@@ -30,11 +27,11 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 from safetensors.torch import save_file
 from tool_runner import (MASK_DEMO, MMDET_TOOLS, TOOLS, call, describe,
-                         run_tool, tiny_shapes_options)
+                         one_line, parse_cfg_options, run_tool,
+                         tiny_shapes_options)
 
 import mmdet_fasternet.engine.hooks.checkpoint_fit_hook as fit_hook
 from mmdet_fasternet import FasterNet, upstream_warnings
-from mmdet_fasternet.apis.cli import add_common_arguments
 from mmdet_fasternet.apis.convert import convert
 from mmdet_fasternet.apis.inference import demo
 from mmdet_fasternet.apis.onnx_export import export
@@ -119,22 +116,7 @@ def data(tmp_path_factory) -> Path:
 def cfg_options(data: Path, *extra: str) -> dict:
     """``--cfg-options`` as the tools parse it: the tiny demo, plus
     ``extra``."""
-    parser = argparse.ArgumentParser()
-    add_common_arguments(parser)
-    opts = tiny_shapes_options(data) + list(extra)
-    return parser.parse_args(['--cfg-options', *opts]).cfg_options
-
-
-def one_line(tool: Callable, **options) -> str:
-    """What a tool prints for a user error: the one ``error:`` line."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        status = call(tool, **options)
-    errors = [line for line in err.getvalue().splitlines() if line.strip()]
-    assert status == 1 and errors and errors[-1].startswith('error: '), \
-        err.getvalue()
-    assert len([e for e in errors if e.startswith('error: ')]) == 1
-    return errors[-1]
+    return parse_cfg_options(*tiny_shapes_options(data), *extra)
 
 
 def raised(action: Callable[[], object]) -> str:

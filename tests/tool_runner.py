@@ -1,5 +1,8 @@
 """Run the project's tools as a user would: subprocesses in a scratch cwd,
 or in this process what the tool's one call into the package runs."""
+import argparse
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -13,7 +16,7 @@ import mmdet
 import torch
 from mmengine.config import Config
 
-from mmdet_fasternet.apis.cli import run_cli
+from mmdet_fasternet.apis.cli import add_common_arguments, run_cli
 from mmdet_fasternet.apis.flops import build_detector, load_model_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +145,60 @@ def call(tool: Callable[[Namespace], None], **options) -> int:
         for k, v in options.items()
     })
     return run_cli(lambda: tool(args))
+
+
+def one_line(tool: Callable, **options) -> str:
+    """What a tool prints for a user error, in this process: the one
+    ``error:`` line (exit status 1, no traceback)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = call(tool, **options)
+    errors = [line for line in err.getvalue().splitlines() if line.strip()]
+    assert status == 1 and errors and errors[-1].startswith('error: '), \
+        err.getvalue()
+    assert len([e for e in errors if e.startswith('error: ')]) == 1
+    return errors[-1]
+
+
+def parse_cfg_options(*opts: str) -> Optional[dict]:
+    """``--cfg-options OPTS`` as the tools parse it."""
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    return parser.parse_args(
+        ['--cfg-options', *opts] if opts else []).cfg_options
+
+
+def train_options(config: Path,
+                  work_dir: Path,
+                  *opts: str,
+                  resume: Optional[str] = None) -> dict:
+    """tools/train.py's options: CONFIG --work-dir DIR --cfg-options OPTS."""
+    return dict(
+        config=config,
+        work_dir=work_dir,
+        amp=False,
+        auto_scale_lr=False,
+        resume=resume,
+        cfg_options=parse_cfg_options(*opts),
+        launcher='none',
+        local_rank=0)
+
+
+def eval_options(config: Path,
+                 checkpoint: Path,
+                 *opts: str,
+                 work_dir: Optional[Path] = None) -> dict:
+    """tools/test.py's options: CONFIG CHECKPOINT --cfg-options OPTS."""
+    return dict(
+        config=config,
+        checkpoint=checkpoint,
+        work_dir=work_dir,
+        out=None,
+        show_dir=None,
+        deploy=False,
+        cfg_options=parse_cfg_options(*opts),
+        launcher='none',
+        local_rank=0)
 
 
 def many_detections(config: Path) -> torch.nn.Module:

@@ -99,7 +99,9 @@ def test_onnxruntime_gives_what_pytorch_gives(exported):
     assert json.loads(meta['classes']) == list(SHAPE_CLASSES)
     assert json.loads(meta['preprocessing'])['swap_channels'] is True
     runtime = onnx_detector(path, config)
-    for (height, width), original in SIZES:
+    # A cascade at one size: the sizes check the dynamic axes, which the
+    # demo detectors' files share.
+    for (height, width), original in SIZES[:1 if config == CASCADE else 2]:
         image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
         meta = dict(
             img_shape=(height, width),

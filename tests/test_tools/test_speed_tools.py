@@ -9,12 +9,13 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
-from tool_runner import CONFIGS, TOOLS, call, describe, run_tool
+from tool_runner import CONFIGS, TOOLS, call, describe, one_line, run_tool
 
 from mmdet_fasternet.apis.benchmark import benchmark, training_peak_memory
 from mmdet_fasternet.apis.flops import (build_detector, complexity,
                                         load_model_config)
 from mmdet_fasternet.apis.numerics import max_relative_error
+from mmdet_fasternet.apis.onnx_export import export as export_onnx
 from mmdet_fasternet.apis.time_breakdown import TIME_PARTS
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.deploy import deploy_model
@@ -225,43 +226,50 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
     assert len(got) == len(expected)
     assert max_relative_error(got, expected) < 1e-4
 
+    # The same command, in this process, with unusable weights.
+    options = dict(
+        config=CONFIGS / 'retinanet_fasternet_t0.py',
+        part='backbone',
+        shape=(96, 128),
+        no_deploy=False,
+        force=False)
     truncated = tmp_path / 'cut.pth'
     truncated.write_bytes(ckpt.read_bytes()[:5000])
-    result = run_tool(export + [truncated, '--out', tmp_path / 'a.onnx'],
-                      tmp_path)
-    assert result.returncode == 1 and 'cut.pth' in result.stderr
-    assert 'truncated' in result.stderr and 'Traceback' not in result.stderr
+    line = one_line(
+        export_onnx, weights=truncated, out=tmp_path / 'a.onnx', **options)
+    assert 'cut.pth' in line and 'truncated' in line
 
     other = tmp_path / 'mask.pth'
     cfg = Config.fromfile(str(CONFIGS / 'mask_rcnn_fasternet_t0.py'))
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, other)
-    result = run_tool(export + [other, '--out', tmp_path / 'b.onnx'], tmp_path)
-    assert result.returncode == 1 and 'do not fit this config' in result.stderr
+    line = one_line(
+        export_onnx, weights=other, out=tmp_path / 'b.onnx', **options)
+    assert 'do not fit this config' in line
     assert not (tmp_path / 'a.onnx').exists()
     assert not (tmp_path / 'b.onnx').exists()
 
 
 def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
     out = tmp_path / 'x.onnx'
-    result = run_tool([
-        TOOLS / 'export_onnx.py', 'mmdet::htc/htc_r50_fpn_1x_coco.py',
-        '--part', 'detector', '--out', out
-    ], tmp_path)
-    assert result.returncode == 1, describe(result)
-    assert result.stderr.strip().splitlines() == [
+    options = dict(
+        part='detector',
+        out=out,
+        weights=None,
+        shape=(320, 512),
+        no_deploy=False,
+        force=False)
+    line = one_line(
+        export_onnx, config='mmdet::htc/htc_r50_fpn_1x_coco.py', **options)
+    assert line == (
         'error: ONNX export: HybridTaskCascade with a '
         'HybridTaskCascadeRoIHead is not supported; supported are '
         'RetinaNet-like single-stage detectors (anchors, deltas, sigmoid '
         'classifier) and Faster/Mask R-CNN and Cascade (Mask) R-CNN (RPN and '
-        'standard RoI heads).'
-    ]
+        'standard RoI heads).')
     out.write_text('keep me')
-    result = run_tool([
-        TOOLS / 'export_onnx.py', CONFIGS / 'mask_rcnn_fasternet_t0.py',
-        '--out', out
-    ], tmp_path)
-    assert result.returncode == 1 and 'already exists' in result.stderr
-    assert out.read_text() == 'keep me'
+    line = one_line(
+        export_onnx, config=CONFIGS / 'mask_rcnn_fasternet_t0.py', **options)
+    assert 'already exists' in line and out.read_text() == 'keep me'
 
 
 def test_cascade_mask_head_counted_on_100_rois_as_mask_rcnn(monkeypatch):

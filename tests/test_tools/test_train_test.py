@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, describe,
-                         run_tool, tiny_shapes_options)
+                         eval_options, one_line, run_tool, tiny_shapes_options,
+                         train_options)
 
 import mmdet_fasternet  # noqa: F401
+from mmdet_fasternet.apis.runner import evaluate, train
 
 
 def sha256(path) -> str:
@@ -175,16 +177,14 @@ def test_annotation_file_that_is_not_json(tmp_path, content, reason):
     ann.write_text(content)
     (coco / 'annotations' / 'instances_val2017.json').write_text(
         json.dumps(dict(images=[], annotations=[], categories=[])))
-    result = run_tool([
-        TOOLS / 'train.py', CONFIGS / 'mask_rcnn_fasternet_t0.py',
-        '--cfg-options', f'train_dataloader.dataset.data_root={coco}/',
-        f'val_dataloader.dataset.data_root={coco}/',
-        'model.backbone.init_cfg=None'
-    ], tmp_path)
-    assert result.returncode == 1, describe(result)
-    assert f"annotation file '{ann}'" in result.stderr
-    assert reason in result.stderr
-    assert 'Traceback' not in result.stderr
+    line = one_line(
+        train,
+        **train_options(CONFIGS / 'mask_rcnn_fasternet_t0.py',
+                        tmp_path / 'work',
+                        f'train_dataloader.dataset.data_root={coco}/',
+                        f'val_dataloader.dataset.data_root={coco}/',
+                        'model.backbone.init_cfg=None'))
+    assert f"annotation file '{ann}'" in line and reason in line
 
 
 def test_missing_image_names_the_file(tmp_path):
@@ -198,13 +198,9 @@ def test_missing_image_names_the_file(tmp_path):
         pipeline=[])
     missing = data / 'train' / 'images' / '000003.png'
     missing.unlink()
-    result = run_tool([
-        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'work',
-        '--cfg-options'
-    ] + opts, tmp_path)
-    assert result.returncode == 1, describe(result)
-    assert f"file '{missing}' is missing" in result.stderr
-    assert 'Traceback' not in result.stderr
+    line = one_line(train, **train_options(MASK_DEMO, tmp_path / 'work',
+                                           *opts))
+    assert f"file '{missing}' is missing" in line
 
 
 def test_work_dir_with_glob_characters_is_still_protected(tmp_path):
@@ -246,10 +242,8 @@ def test_resume_in_an_empty_work_dir_starts_a_new_run(tmp_path):
 
 
 def test_test_tool_missing_checkpoint(tmp_path):
-    result = run_tool([TOOLS / 'test.py', MASK_DEMO, tmp_path / 'nope.pth'],
-                      tmp_path)
-    assert result.returncode == 1, describe(result)
-    assert 'nope.pth' in result.stderr and 'does not exist' in result.stderr
+    line = one_line(evaluate, **eval_options(MASK_DEMO, tmp_path / 'nope.pth'))
+    assert 'nope.pth' in line and 'does not exist' in line
 
 
 def test_slurm_train_builds_the_srun_command(tmp_path, monkeypatch):
@@ -288,15 +282,11 @@ def test_launch_scripts_print_usage(tmp_path, script, nargs):
 
 
 def test_unknown_backbone_key_is_one_line_listing_accepted_keys(tmp_path):
-    result = run_tool([
-        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'work',
-        '--cfg-options', 'model.backbone.depth=50'
-    ], tmp_path)
-    assert result.returncode == 1, describe(result)
-    assert 'Traceback' not in result.stderr
-    line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith('error: ') and "unknown argument(s) ['depth']" \
-        in line
+    line = one_line(
+        train,
+        **train_options(MASK_DEMO, tmp_path / 'work',
+                        'model.backbone.depth=50'))
+    assert "unknown argument(s) ['depth']" in line
     assert "accepted arguments are ['arch', 'in_channels'" in line
     assert '_delete_=True' in line
 
@@ -307,13 +297,8 @@ def test_unknown_backbone_key_is_one_line_listing_accepted_keys(tmp_path):
     ('model.backbone.frozen_stages=9', 'frozen_stages must be an int in'),
 ])
 def test_bad_backbone_values_are_one_line(tmp_path, option, fragment):
-    result = run_tool([
-        TOOLS / 'train.py', MASK_DEMO, '--work-dir', tmp_path / 'work',
-        '--cfg-options', option
-    ], tmp_path)
-    assert result.returncode == 1, describe(result)
-    assert 'Traceback' not in result.stderr
-    line = result.stderr.strip().splitlines()[-1]
+    line = one_line(train, **train_options(MASK_DEMO, tmp_path / 'work',
+                                           option))
     assert line.startswith('error: FasterNet: ') and fragment in line
 
 
@@ -336,13 +321,13 @@ def test_test_tool_refuses_a_checkpoint_that_does_not_fit(
         state['roi_head.bbox_head.fc_cls.weight'] = torch.ones(3, 256)
     ckpt = tmp_path / 'other.pth'
     torch.save({'state_dict': state, 'meta': {}}, ckpt)
-    result = run_tool([
-        TOOLS / 'test.py', MASK_DEMO, ckpt, '--work-dir', tmp_path / 'eval',
-        '--cfg-options'
-    ] + tiny_shapes_options(tmp_path / 'data'), tmp_path)
-    assert result.returncode == 1, describe(result)
-    assert 'Traceback' not in result.stderr
-    line = result.stderr.strip().splitlines()[-1]
+    line = one_line(
+        evaluate,
+        **eval_options(
+            MASK_DEMO,
+            ckpt,
+            *tiny_shapes_options(tmp_path / 'data'),
+            work_dir=tmp_path / 'eval'))
     assert line.startswith(f"error: weights '{ckpt}' do not fit this config")
     assert f'(first: {first})' in line
 
