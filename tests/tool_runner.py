@@ -168,20 +168,24 @@ def parse_cfg_options(*opts: str) -> Optional[dict]:
         ['--cfg-options', *opts] if opts else []).cfg_options
 
 
+def common_options(*opts: str) -> dict:
+    """The options tools/train.py and tools/test.py share."""
+    return dict(
+        cfg_options=parse_cfg_options(*opts), launcher='none', local_rank=0)
+
+
 def train_options(config: Path,
                   work_dir: Path,
                   *opts: str,
                   resume: Optional[str] = None) -> dict:
     """tools/train.py's options: CONFIG --work-dir DIR --cfg-options OPTS."""
     return dict(
+        common_options(*opts),
         config=config,
         work_dir=work_dir,
         amp=False,
         auto_scale_lr=False,
-        resume=resume,
-        cfg_options=parse_cfg_options(*opts),
-        launcher='none',
-        local_rank=0)
+        resume=resume)
 
 
 def eval_options(config: Path,
@@ -190,15 +194,13 @@ def eval_options(config: Path,
                  work_dir: Optional[Path] = None) -> dict:
     """tools/test.py's options: CONFIG CHECKPOINT --cfg-options OPTS."""
     return dict(
+        common_options(*opts),
         config=config,
         checkpoint=checkpoint,
         work_dir=work_dir,
         out=None,
         show_dir=None,
-        deploy=False,
-        cfg_options=parse_cfg_options(*opts),
-        launcher='none',
-        local_rank=0)
+        deploy=False)
 
 
 def many_detections(config: Path) -> torch.nn.Module:
