@@ -30,14 +30,13 @@ from ..datasets.metainfo import config_metainfo
 from ..errors import ToolError, refuse_overwrite
 from ..models import ARCH_SETTINGS
 from ..models.deploy import deploy_model
-from ..models.onnx_detector import onnx_session, use_onnx_file
+from ..models.onnx_detector import onnx_providers, onnx_session, use_onnx_file
 from ..patches import image_preprocessing
 from .cli import check_device, check_shape
 from .flops import build_detector, complexity, load_model_config
 from .numerics import max_relative_error
 from .onnx_export import ExportedPart, write_onnx
-from .time_breakdown import (TIME_PARTS, onnx_breakdown, torch_breakdown,
-                             torch_sync)
+from .time_breakdown import TIME_PARTS, onnx_breakdown, torch_breakdown
 
 PEAK_PREFIX = '1x1 conv '
 # The repository's configs: the tools run from a checkout of it.
@@ -353,15 +352,11 @@ class Contender:
 
 def check_onnxruntime(device: torch.device) -> None:
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: F401
     except ImportError:
         raise ToolError('the onnxruntime setting needs onnxruntime: pip '
                         'install onnxruntime (onnxruntime-gpu for CUDA).')
-    providers = onnxruntime.get_available_providers()
-    if device.type == 'cuda' and 'CUDAExecutionProvider' not in providers:
-        raise ToolError(f'--device {device} with the onnxruntime setting '
-                        f'needs onnxruntime-gpu; this onnxruntime has '
-                        f'{", ".join(providers)}.')
+    onnx_providers(str(device))
 
 
 def pair_of_models(part: str, arch: str) -> Dict[str, Contender]:
@@ -501,11 +496,11 @@ def measure_part(args: argparse.Namespace, part: str, device: torch.device,
             times_s=times)
         if part == 'backbone':
             fasternet = next(iter(models))
+            features = models[fasternet]
             with torch.no_grad(), torch.autocast(
                     device.type, dtype=torch.bfloat16, enabled=setting.bf16):
-                outs = steps[fasternet](
-                ) if setting.onnx else models[fasternet](
-                    x)
+                # An exported backbone holds its input already.
+                outs = features() if setting.onnx else features(x)
             if reference is None:
                 reference = [o.float() for o in outs]
             row['max_rel_error_vs_first_setting'] = max_relative_error(
@@ -522,9 +517,9 @@ def measure_part(args: argparse.Namespace, part: str, device: torch.device,
             row['breakdown_ms'] = {
                 label:
                 steps[label].breakdown(args.breakdown_runs, folder)
-                if setting.onnx else torch_breakdown(
-                    models[label], steps[label], args.breakdown_runs,
-                    torch_sync(device))
+                if setting.onnx else
+                torch_breakdown(models[label], steps[label],
+                                args.breakdown_runs, lambda: sync(device))
                 for label in steps
             }
         rows.append(row)

@@ -14,13 +14,11 @@ import time
 from statistics import mean
 from typing import Callable, Dict, List
 
-import torch
 from torch import nn
 
+from ..models.detector_graph import stages
+
 TIME_PARTS = ('backbone', 'neck', 'heads', 'post-processing')
-HEAD_MODULES = ('rpn_head', 'bbox_head', 'roi_head.bbox_roi_extractor',
-                'roi_head.bbox_head', 'roi_head.mask_roi_extractor',
-                'roi_head.mask_head')
 # What onnxruntime's optimiser adds to the name of a node it fuses or
 # re-lays out.
 FUSED_PREFIX = re.compile(r'^fused ')
@@ -32,16 +30,18 @@ def part_modules(detector: nn.Module) -> Dict[str, List[nn.Module]]:
     found = {'backbone': [detector.backbone], 'neck': [], 'heads': []}
     if getattr(detector, 'neck', None) is not None:
         found['neck'].append(detector.neck)
-    for path in HEAD_MODULES:
-        module = detector
-        for name in path.split('.'):
-            module = getattr(module, name, None)
-        # A cascade lists its stages' extractors and heads, and may share
-        # one extractor among them.
-        for head in (module if isinstance(module, nn.ModuleList) else
-                     [module] if module is not None else []):
-            if all(head is not known for known in found['heads']):
-                found['heads'].append(head)
+    if not hasattr(detector, 'roi_head'):
+        found['heads'].append(detector.bbox_head)
+        return found
+    heads = [detector.rpn_head]
+    for kind in ('bbox', 'mask'):
+        if getattr(detector.roi_head, f'with_{kind}'):
+            for extractor, head in stages(detector.roi_head, kind):
+                heads += [extractor, head]
+    # A cascade may share one extractor among its stages: hooked once.
+    for head in heads:
+        if all(head is not known for known in found['heads']):
+            found['heads'].append(head)
     return found
 
 
@@ -156,9 +156,3 @@ def onnx_breakdown(onnx_file: str, step: Callable[[], None], session,
     parts = profiled_parts(session.end_profiling(), onnx_node_parts(onnx_file),
                            runs)
     return with_rest(parts, 1e3 * mean(totals))
-
-
-def torch_sync(device: torch.device) -> Callable[[], None]:
-    if device.type == 'cuda':
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None

@@ -22,24 +22,15 @@ from ..datasets.metainfo import config_metainfo
 from ..errors import CheckpointError, ConfigError, ToolError, require_file
 
 
-def onnx_session(onnx_file: str,
-                 device: Optional[str] = None,
-                 session_options: Optional[dict] = None):
-    """An onnxruntime session on ``device`` ('cpu', 'cuda[:N]'; None: CUDA
-    where onnxruntime has it); ``session_options``: attributes of its
-    SessionOptions, e.g. ``intra_op_num_threads``."""
+def onnx_providers(device: Optional[str] = None) -> List:
+    """The execution providers a session on ``device`` asks for ('cpu',
+    'cuda[:N]'; None: CUDA where onnxruntime has it), or a one-line error
+    where this onnxruntime cannot run on ``device``."""
     import onnxruntime
     if device is not None and not (device == 'cpu'
                                    or device.startswith('cuda')):
         raise ConfigError(f"device must be 'cpu' or 'cuda[:N]', got "
                           f'{device!r}.')
-    options = onnxruntime.SessionOptions()
-    for name, value in (session_options or {}).items():
-        if not hasattr(options, name):
-            raise ConfigError(
-                f'session_options: onnxruntime.SessionOptions has no '
-                f'{name!r} (e.g. intra_op_num_threads, enable_profiling).')
-        setattr(options, name, value)
     available = onnxruntime.get_available_providers()
     providers: List = ['CPUExecutionProvider']
     if device is None or device.startswith('cuda'):
@@ -52,6 +43,24 @@ def onnx_session(onnx_file: str,
                 f'onnxruntime has no CUDA provider here (it has '
                 f'{", ".join(available)}); install onnxruntime-gpu or run on '
                 f'the CPU.')
+    return providers
+
+
+def onnx_session(onnx_file: str,
+                 device: Optional[str] = None,
+                 session_options: Optional[dict] = None):
+    """An onnxruntime session on ``device`` (see ``onnx_providers``);
+    ``session_options``: attributes of its SessionOptions, e.g.
+    ``intra_op_num_threads``."""
+    import onnxruntime
+    providers = onnx_providers(device)
+    options = onnxruntime.SessionOptions()
+    for name, value in (session_options or {}).items():
+        if not hasattr(options, name):
+            raise ConfigError(
+                f'session_options: onnxruntime.SessionOptions has no '
+                f'{name!r} (e.g. intra_op_num_threads, enable_profiling).')
+        setattr(options, name, value)
     session = onnxruntime.InferenceSession(
         onnx_file, options, providers=providers)
     if (device or '').startswith('cuda') and ('CUDAExecutionProvider'
@@ -149,12 +158,10 @@ def use_onnx_file(cfg: Config, onnx_file: str) -> None:
         onnx_file=onnx_file,
         classes=list(config_metainfo(cfg).get('classes', ())))
     mask_head = (cfg.model.get('roi_head') or {}).get('mask_head')
+    if isinstance(mask_head, (list, tuple)):
+        mask_head = mask_head[-1]  # a cascade's stages: the last one pastes
     if mask_head:
-        # A cascade's stages may list their heads: the last one pastes.
         model.update(
-            mask_head=mask_head[-1] if isinstance(mask_head,
-                                                  (list,
-                                                   tuple)) else mask_head,
-            rcnn_test_cfg=cfg.model.test_cfg.rcnn)
+            mask_head=mask_head, rcnn_test_cfg=cfg.model.test_cfg.rcnn)
     cfg.model = model
     cfg.load_from = None

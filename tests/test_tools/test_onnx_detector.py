@@ -71,16 +71,18 @@ def exported(request, tmp_path_factory):
     return detector, path, request.param
 
 
-def onnx_detector(path, config) -> OnnxDetector:
-    """What tools/test.py puts in the config's place."""
+def onnx_detector(path, config, **options) -> OnnxDetector:
+    """What tools/test.py puts in the config's place; ``options``: the
+    session's (device, session_options)."""
     model = load_model_config(str(config)).model
     if 'roi_head' not in model:
-        return OnnxDetector(str(path), SHAPE_CLASSES)
+        return OnnxDetector(str(path), SHAPE_CLASSES, **options)
     return OnnxDetector(
         str(path),
         SHAPE_CLASSES,
         mask_head=model.roi_head.mask_head,
-        rcnn_test_cfg=model.test_cfg.rcnn)
+        rcnn_test_cfg=model.test_cfg.rcnn,
+        **options)
 
 
 @pytest.mark.e2e
@@ -235,12 +237,9 @@ def test_time_breakdown_of_an_exported_detector(exported, tmp_path):
         pytest.skip('the demo detectors suffice')
     parts = set(onnx_node_parts(str(path)).values())
     assert parts == {'backbone', 'neck', 'heads', 'post-processing'}
-    model = load_model_config(str(config)).model
-    runtime = OnnxDetector(
-        str(path),
-        SHAPE_CLASSES,
-        mask_head=model.roi_head.mask_head if 'roi_head' in model else None,
-        rcnn_test_cfg=model.test_cfg.get('rcnn'),
+    runtime = onnx_detector(
+        path,
+        config,
         session_options=dict(
             enable_profiling=True,
             profile_file_prefix=str(tmp_path / 'profile')))
