@@ -1,10 +1,18 @@
 """How far one model's outputs are from another's."""
-from typing import Sequence, Union
+from typing import NamedTuple, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 Array = Union[np.ndarray, torch.Tensor]
+# Two detections are the same one when box and score agree this closely,
+# relative to the largest box coordinate and the largest score; how
+# closely they then agree is measured separately.
+PAIRING_TOLERANCE = 1e-2
+# Near-tied scores may be ranked the other way by another runtime or CPU
+# (a different top-k or proposal): at most this share of detections, and
+# at least one, may then go unpaired.
+UNPAIRED_SHARE = 0.05
 
 
 def _as_float64(x: Array) -> np.ndarray:
@@ -28,3 +36,61 @@ def max_relative_error(got: Union[Array, Sequence[Array]],
     if e.size == 0:
         return 0.0 if g.shape == e.shape else float('inf')
     return float(np.abs(g - e).max() / max(np.abs(e).max(), 1e-12))
+
+
+class DetectionPairs(NamedTuple):
+    """Which detection of ``got`` is which of ``expected``."""
+    got: np.ndarray  # indices into got
+    expected: np.ndarray  # the paired indices into expected, same order
+    unpaired: int  # detections left over, on the side with more of them
+
+    def allowed(self) -> bool:
+        """Few enough unpaired detections to be near-ties ranked the
+        other way, not a different computation."""
+        total = len(self.got) + self.unpaired
+        return self.unpaired <= max(1, int(UNPAIRED_SHARE * total))
+
+
+def pair_detections(got: Sequence[Array],
+                    expected: Sequence[Array]) -> DetectionPairs:
+    """Pair two runs' detections ``(boxes, scores, labels, ...)`` one to
+    one: the same label, box and score within ``PAIRING_TOLERANCE``.
+
+    Floating point does not promise the order of near-equal scores (other
+    kernels round differently), so the lists are compared as sets: each
+    expected detection, best score first, takes the closest unpaired one.
+    """
+    boxes, scores = _as_float64(expected[0]), _as_float64(expected[1])
+    other_boxes, other_scores = _as_float64(got[0]), _as_float64(got[1])
+    box_scale = max(np.abs(boxes).max(initial=0), 1e-12)
+    score_scale = max(np.abs(scores).max(initial=0), 1e-12)
+    distance = np.maximum(
+        np.abs(boxes[:, None] - other_boxes[None]).max(-1, initial=0) /
+        box_scale,
+        np.abs(scores[:, None] - other_scores[None]) / score_scale)
+    distance[_as_float64(expected[2])[:, None] != _as_float64(got[2])
+             [None]] = np.inf
+    pairs = []
+    for i in np.argsort(-scores, kind='stable'):
+        j = int(np.argmin(distance[i])) if distance.shape[1] else 0
+        if distance.shape[1] and distance[i, j] <= PAIRING_TOLERANCE:
+            pairs.append((j, i))
+            distance[:, j] = np.inf
+    paired = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return DetectionPairs(paired[:, 0], paired[:, 1],
+                          max(len(boxes), len(other_boxes)) - len(paired))
+
+
+def detection_error(got: Sequence[Array],
+                    expected: Sequence[Array]) -> Tuple[float, int, int]:
+    """For a detector's outputs ``(boxes, scores, labels[, masks])``: the
+    largest relative error of the paired detections, how many went
+    unpaired (the error is inf if more than near-ties explain), and how
+    many were expected."""
+    pairs = pair_detections(got, expected)
+    if not pairs.allowed():
+        return float('inf'), pairs.unpaired, len(expected[0])
+    error = max_relative_error(
+        [_as_float64(g)[pairs.got] for g in got],
+        [_as_float64(e)[pairs.expected] for e in expected])
+    return error, pairs.unpaired, len(expected[0])

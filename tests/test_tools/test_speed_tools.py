@@ -14,7 +14,8 @@ from tool_runner import CONFIGS, TOOLS, call, describe, one_line, run_tool
 from mmdet_fasternet.apis.benchmark import benchmark, training_peak_memory
 from mmdet_fasternet.apis.flops import (build_detector, complexity,
                                         load_model_config)
-from mmdet_fasternet.apis.numerics import max_relative_error
+from mmdet_fasternet.apis.numerics import (detection_error, max_relative_error,
+                                           pair_detections)
 from mmdet_fasternet.apis.onnx_export import export as export_onnx
 from mmdet_fasternet.apis.time_breakdown import TIME_PARTS
 from mmdet_fasternet.errors import ToolError
@@ -81,6 +82,55 @@ def test_max_relative_error_scales_by_the_largest_expected_value():
     assert max_relative_error(np.zeros((1, 4)), np.zeros((0, 4))) == np.inf
     with pytest.raises(ValueError, match='2 outputs against 1'):
         max_relative_error([got, got], [expected])
+
+
+def some_detections(n: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    corners = torch.rand(n, 2, generator=g) * 200
+    boxes = torch.cat(
+        [corners, corners + 5 + 50 * torch.rand(n, 2, generator=g)], 1)
+    scores = 0.5 + 1e-7 * torch.rand(n, generator=g)  # near-tied
+    labels = torch.randint(0, 4, (n, ), generator=g)
+    masks = torch.rand(n, 28, 28, generator=g)
+    return boxes, scores, labels, masks
+
+
+def test_detections_are_compared_as_sets():
+    """Near-tied scores ranked the other way pair up and agree exactly; a
+    wrong box, label or score pairs with nothing."""
+    outputs = some_detections(100)
+    order = torch.randperm(100, generator=torch.Generator().manual_seed(1))
+    shuffled = [t[order] for t in outputs]
+    pairs = pair_detections(shuffled, outputs)
+    assert pairs.unpaired == 0 and pairs.allowed()
+    assert torch.equal(order[pairs.got], torch.from_numpy(pairs.expected))
+    assert detection_error(shuffled, outputs) == (0.0, 0, 100)
+    # Slightly off: paired, and the error says by how much.
+    scores = shuffled[1] + 1e-3
+    error, unpaired, _ = detection_error([shuffled[0], scores, *shuffled[2:]],
+                                         outputs)
+    assert unpaired == 0 and error == pytest.approx(1e-3 / 0.5, rel=1e-3)
+    # x and y swapped, another label, a score off by far more than the
+    # pairing tolerance: nothing pairs.
+    for wrong in ([shuffled[0][:, [1, 0, 3, 2]], *shuffled[1:]], [
+            shuffled[0], shuffled[1], (shuffled[2] + 1) % 4, shuffled[3]
+    ], [shuffled[0], shuffled[1] * 0.9, *shuffled[2:]]):
+        pairs = pair_detections(wrong, outputs)
+        assert pairs.unpaired == 100 and not pairs.allowed()
+        assert detection_error(wrong, outputs)[0] == np.inf
+    # A near-tie that changed which detection made the cut: allowed, up
+    # to 5% of the detections.
+    for changed, allowed in ((5, True), (6, False)):
+        other = [
+            torch.cat([t[changed:], n[:changed]])
+            for t, n in zip(outputs, some_detections(changed, seed=2))
+        ]
+        pairs = pair_detections(other, outputs)
+        assert pairs.unpaired == changed and pairs.allowed() == allowed
+    empty = [t[:0] for t in outputs]
+    assert detection_error(empty, empty) == (0.0, 0, 0)
+    assert pair_detections(outputs[:3], [t[:0] for t in outputs]).unpaired \
+        == 100
 
 
 @pytest.mark.e2e
