@@ -213,6 +213,17 @@ def many_detections(config: Path) -> torch.nn.Module:
     return build_detector(cfg).eval()
 
 
+def metric_lines(output: str) -> dict:
+    """``coco/bbox_mAP: 0.1230`` and its kin, by name."""
+    found = {}
+    for line in output.splitlines():
+        for part in line.split(' - ')[-1].split('  '):
+            if part.startswith('coco/') and ':' in part:
+                name, value = part.split(':', 1)
+                found[name.strip()] = float(value)
+    return found
+
+
 def describe(result: subprocess.CompletedProcess) -> str:
     return (f'exit {result.returncode}\n--- stdout (tail)\n'
             f'{result.stdout[-3000:]}\n--- stderr (tail)\n'

@@ -11,7 +11,7 @@ import torch
 from mmdet.structures import DetDataSample
 from same_detections import assert_same_detections
 from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, call,
-                         describe, many_detections, run_tool,
+                         describe, many_detections, metric_lines, run_tool,
                          tiny_shapes_options)
 
 from mmdet_fasternet.apis.benchmark import image_sample
@@ -133,17 +133,6 @@ def test_onnx_file_for_other_classes_is_refused(exported):
             r'\.\.\.\), the config names 2 \(cat, dog, \.\.\.\); pass the '
             r'config it was exported from'):
         OnnxDetector(str(path), ['cat', 'dog'])
-
-
-def metric_lines(output: str) -> dict:
-    """``coco/bbox_mAP: 0.1230`` and its kin, by name."""
-    found = {}
-    for line in output.splitlines():
-        for part in line.split(' - ')[-1].split('  '):
-            if part.startswith('coco/') and ':' in part:
-                name, value = part.split(':', 1)
-                found[name.strip()] = float(value)
-    return found
 
 
 @pytest.mark.e2e

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.structures import InstanceData
+from same_detections import assert_same_detections
 from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, describe,
-                         eval_options, one_line, run_tool, tiny_shapes_options,
-                         train_options)
+                         eval_options, metric_lines, one_line, run_tool,
+                         tiny_shapes_options, train_options)
 
 import mmdet_fasternet  # noqa: F401
 from mmdet_fasternet.apis.runner import evaluate, train
@@ -68,22 +70,22 @@ def test_mask_rcnn_train_test_resume(tmp_path):
     deployed = test[:-1] + [tmp_path / 'deployed.pkl', '--deploy']
     result_deploy = run_tool(deployed + opts2, tmp_path)
     assert result_deploy.returncode == 0, describe(result_deploy)
-    metrics = [
-        line for line in result.stdout.splitlines()
-        if line.startswith('test results')
-    ]
-    assert metrics[0] in result_deploy.stdout
+    metrics = [metric_lines(r.stdout) for r in (result, result_deploy)]
+    assert set(metrics[0]) == set(metrics[1]) and metrics[0]
+    for name, value in metrics[0].items():
+        assert abs(metrics[1][name] - value) <= 0.01, name
     preds = [
         pickle.loads((tmp_path / name).read_bytes())
         for name in ('preds.pkl', 'deployed.pkl')
     ]
     assert any(len(p['pred_instances']['scores']) for p in preds[0])
     for ref, out in zip(*preds):
-        ref, out = ref['pred_instances'], out['pred_instances']
-        torch.testing.assert_close(
-            out['scores'], ref['scores'], atol=1e-4, rtol=0)
-        torch.testing.assert_close(
-            out['bboxes'], ref['bboxes'], atol=1e-2, rtol=0)
+        ref, out = (
+            InstanceData(**{
+                k: p['pred_instances'][k]
+                for k in ('bboxes', 'scores', 'labels')
+            }) for p in (ref, out))
+        assert_same_detections(out, ref, box_atol=1e-2, score_atol=1e-4)
 
     # --out never overwrites an existing file.
     result = run_tool(test + opts2, tmp_path)
