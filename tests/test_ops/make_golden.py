@@ -81,6 +81,11 @@ def roi_align_inputs(gen: torch.Generator) -> dict:
     rois[0, 1:] = torch.tensor([-30., -30., -2., -2.])  # wholly outside
     rois[1, 1:] = torch.tensor([10., 10., 10., 10.])  # zero size
     rois[2, 1:] = torch.tensor([60., 40., 90., 70.])  # past the far edge
+    # Samples exactly on the bounds -1 and width/height (bin size 2 on a
+    # 13 x 17 map at scale 0.25, two samples per bin): unaligned, aligned.
+    rois[3] = torch.tensor([0., 62., 46., 94., 86.])
+    rois[4] = torch.tensor([1., 64., 48., 96., 88.])
+    rois[5] = torch.tensor([0., -6., -6., 26., 34.])
     return dict(feats=feats, rois=rois, grad=None)
 
 
