@@ -1,4 +1,5 @@
-"""ops/nms.py keeps the indices mmcv 2.1.0's CPU kernel keeps, in order."""
+"""ops/nms.py keeps the indices mmcv 2.1.0's CPU kernel keeps, in order,
+on both of its paths (sparse suppression graph, dense blocks)."""
 import pytest
 import torch
 from golden import compiled_ext, golden
@@ -13,9 +14,10 @@ CASES = golden()['nms']
 @pytest.mark.parametrize('case', CASES, ids=[c['name'] for c in CASES])
 def test_nms_matches_golden(case):
     args = (case['boxes'], case['scores'], case['iou_threshold'])
-    for block in (256, 3):  # one block, and many
+    # The sparse path (block 0), and the dense one in one block and many.
+    for block in (0, 256, 3):
         keep = nms_cpu(*args, case['offset'], block=block)
-        assert torch.equal(keep, case['keep'])
+        assert torch.equal(keep, case['keep']), block
     # The way mmcv calls it, through whichever mmcv._ext is in place.
     dets, keep = nms(*args, offset=case['offset'])
     assert torch.equal(keep, case['keep'])
@@ -57,5 +59,7 @@ def test_nms_matches_compiled_mmcv_live():
             for threshold in (0.5, 0.3, 2 / 3):
                 expected = ext.nms(
                     boxes, scores, iou_threshold=threshold, offset=offset)
-                got = nms_cpu(boxes, scores, threshold, offset, block=64)
-                assert torch.equal(got, expected), (trial, offset, threshold)
+                for block in (0, 64):
+                    got = nms_cpu(boxes, scores, threshold, offset, block)
+                    assert torch.equal(got, expected), (trial, offset,
+                                                        threshold, block)
