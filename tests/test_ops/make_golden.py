@@ -29,6 +29,15 @@ def nms_cases(gen: torch.Generator) -> list:
         scores = torch.randint(0, 6, (n, ), generator=gen).float() / 6
         cases.append((f'random_{n}_{offset}_{threshold}', boxes, scores,
                       threshold, offset))
+    # Spread out (the sparse path by default), ties, half-pixel corners.
+    for offset in (0, 1):
+        xy = torch.randint(0, 600, (500, 2), generator=gen).float() / 2
+        wh = torch.randint(0, 24, (500, 2), generator=gen).float() / 2
+        scores = torch.randint(0, 6, (500, ), generator=gen).float() / 6
+        for threshold in (0.4, 0.0):
+            cases.append((f'sparse_{offset}_{threshold}',
+                          torch.cat([xy, xy + wh], 1), scores, threshold,
+                          offset))
     # IoU exactly at the threshold: 50 / 100 = 0.5 (offset 0 and 1), kept.
     for offset in (0, 1):
         e = 1 - offset

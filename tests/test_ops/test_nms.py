@@ -6,18 +6,22 @@ from golden import compiled_ext, golden
 from mmcv.ops import batched_nms, nms
 
 from mmdet_fasternet.ops.extension import nms as ext_nms
+from mmdet_fasternet.ops import nms as nms_module
 from mmdet_fasternet.ops.nms import nms_cpu
 
 CASES = golden()['nms']
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c['name'] for c in CASES])
-def test_nms_matches_golden(case):
+def test_nms_matches_golden(case, monkeypatch):
     args = (case['boxes'], case['scores'], case['iou_threshold'])
-    # The sparse path (block 0), and the dense one in one block and many.
-    for block in (0, 256, 3):
+    # The dense path in one block and in many, the default path, and the
+    # sparse one however many pairs it examines.
+    for block in (256, 3, 0):
         keep = nms_cpu(*args, case['offset'], block=block)
         assert torch.equal(keep, case['keep']), block
+    monkeypatch.setattr(nms_module, 'DENSE_SHARE', float('inf'))
+    assert torch.equal(nms_cpu(*args, case['offset']), case['keep'])
     # The way mmcv calls it, through whichever mmcv._ext is in place.
     dets, keep = nms(*args, offset=case['offset'])
     assert torch.equal(keep, case['keep'])
@@ -42,7 +46,7 @@ def test_batched_nms_matches_golden(case):
     assert torch.equal(dets, case['dets'])
 
 
-def test_nms_matches_compiled_mmcv_live():
+def test_nms_matches_compiled_mmcv_live(monkeypatch):
     ext = compiled_ext()
     if ext is None:
         pytest.skip('compiled mmcv._ext not installed (mmcv-lite)')
@@ -63,3 +67,7 @@ def test_nms_matches_compiled_mmcv_live():
                     got = nms_cpu(boxes, scores, threshold, offset, block)
                     assert torch.equal(got, expected), (trial, offset,
                                                         threshold, block)
+                with monkeypatch.context() as patch:
+                    patch.setattr(nms_module, 'DENSE_SHARE', float('inf'))
+                    got = nms_cpu(boxes, scores, threshold, offset)
+                assert torch.equal(got, expected), (trial, offset, threshold)
