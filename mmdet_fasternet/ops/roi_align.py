@@ -181,6 +181,24 @@ class _Plan:
             yield part, index, win_h, blocks * BLOCK
 
 
+def _channels_last(image: Tensor, padded_width: int) -> Tensor:
+    """(H, padded_width, C) copy of a (C, H, W) map, zero-padded right."""
+    channels, height, width = image.shape
+    if padded_width != width:
+        image = torch.nn.functional.pad(image, (0, padded_width - width))
+    # A 2-D transpose: torch copies those blockwise, fast.
+    return image.reshape(channels, -1).t().contiguous().view(
+        height, padded_width, channels)
+
+
+def _add_channels_first(target: Tensor, pixels: Tensor) -> None:
+    """``target`` (C, H, W) += ``pixels`` (H, padded W, C)."""
+    channels, height, width = target.shape
+    planar = pixels.view(-1, channels).t().contiguous().view(
+        channels, height, -1)
+    target += planar[:, :, :width]
+
+
 def _check_mode(pool_mode: int) -> None:
     if pool_mode != 1:
         from .errors import missing_op_error
@@ -209,8 +227,7 @@ def roi_align_forward(input: Tensor,
     ax = plan.ax.to(input.dtype)
     channels = plan.channels
     for image, idx in plan.images():
-        pixels = input.new_zeros(plan.height, plan.padded_width, channels)
-        pixels[:, :plan.width] = input[image].permute(1, 2, 0)
+        pixels = _channels_last(input[image], plan.padded_width)
         blocks = pixels.view(-1, BLOCK * channels)
         for part, index, win_h, win_w in plan.chunks(idx):
             num = part.numel()
@@ -270,4 +287,4 @@ def roi_align_backward(grad_output: Tensor,
             window = torch.matmul(a_x.transpose(1, 2)[:, None], partial)
             blocks.index_add_(0, index.flatten(),
                               window.reshape(-1, BLOCK * channels))
-        grad_input[image] += pixels[:, :plan.width].permute(2, 0, 1)
+        _add_channels_first(grad_input[image], pixels)
