@@ -22,8 +22,7 @@ from typing import Any, Callable, Dict, Optional
 from torch import Tensor
 
 from .errors import missing_op_error
-from .focal_loss import (sigmoid_focal_loss_backward,
-                         sigmoid_focal_loss_forward)
+from .focal_loss import sigmoid_focal_loss_backward, sigmoid_focal_loss_forward
 from .nms import nms_cpu
 from .roi_align import roi_align_backward as roi_align_backward_cpu
 from .roi_align import roi_align_forward as roi_align_forward_cpu
@@ -70,11 +69,10 @@ def roi_align_backward(grad_output: Tensor, rois: Tensor, argmax_y: Tensor,
     ops = use_torchvision(grad_output)
     if ops is not None and pool_mode == 1:
         batch, channels, height, width = grad_input.shape
-        grad_input += ops._roi_align_backward(grad_output, rois,
-                                              spatial_scale, aligned_height,
-                                              aligned_width, batch, channels,
-                                              height, width, sampling_ratio,
-                                              aligned)
+        grad_input += ops._roi_align_backward(grad_output, rois, spatial_scale,
+                                              aligned_height, aligned_width,
+                                              batch, channels, height, width,
+                                              sampling_ratio, aligned)
         return
     roi_align_backward_cpu(grad_output, rois, argmax_y, argmax_x, grad_input,
                            aligned_height, aligned_width, spatial_scale,

@@ -7,8 +7,8 @@ prediction is on a GPU; mmcv has that kernel for CUDA only
 
 - forward: ``-alpha (1-p)^gamma log(max(p, FLT_MIN))`` where ``c == t``,
   else ``-(1-alpha) p^gamma log(max(1-p, FLT_MIN))``;
-- backward (d/dx): ``-alpha (1-p)^gamma (1 - p - gamma p log(max(p, FLT_MIN)))``
-  where ``c == t``, else
+- backward (d/dx), where ``c == t``:
+  ``-alpha (1-p)^gamma (1 - p - gamma p log(max(p, FLT_MIN)))``, else
   ``-(1-alpha) p^gamma (gamma (1-p) log(max(1-p, FLT_MIN)) - p)``;
 
 both times ``weight[t]`` when a per-class ``weight`` is given (non-empty).
@@ -25,8 +25,8 @@ def _terms(input: Tensor, target: Tensor,
     tiny = torch.finfo(input.dtype).tiny
     classes = torch.arange(input.size(1), device=input.device)
     positive = target[:, None] == classes[None, :]
-    return p, positive, p.clamp(min=tiny).log(), (1.0 - p).clamp(
-        min=tiny).log()
+    return p, positive, p.clamp(min=tiny).log(), (1.0 -
+                                                  p).clamp(min=tiny).log()
 
 
 def _weighted(value: Tensor, target: Tensor, weight: Tensor) -> Tensor:

@@ -35,10 +35,12 @@ def _overlaps(x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor, area: Tensor,
     """IoU of boxes ``rows`` (higher scored) with boxes ``cols``, float32,
     in the kernel's operation order (the overlap is symmetric bit for bit:
     max, min and the sum of two areas commute)."""
-    w = (torch.minimum(x2[rows, None], x2[None, cols]) -
-         torch.maximum(x1[rows, None], x1[None, cols]))
-    h = (torch.minimum(y2[rows, None], y2[None, cols]) -
-         torch.maximum(y1[rows, None], y1[None, cols]))
+    w = (
+        torch.minimum(x2[rows, None], x2[None, cols]) -
+        torch.maximum(x1[rows, None], x1[None, cols]))
+    h = (
+        torch.minimum(y2[rows, None], y2[None, cols]) -
+        torch.maximum(y1[rows, None], y1[None, cols]))
     if offset:
         w = w + offset
         h = h + offset
@@ -70,8 +72,7 @@ def nms_cpu(boxes: Tensor,
         edges = _suppression_edges(x1, y1, x2, y2, area, offset, threshold)
         if edges is not None:
             return order[_greedy(*edges, order.numel())]
-    keep = _dense_keep(x1, y1, x2, y2, area, offset, threshold, block
-                       or BLOCK)
+    keep = _dense_keep(x1, y1, x2, y2, area, offset, threshold, block or BLOCK)
     return order[keep]
 
 
@@ -149,10 +150,12 @@ def _suppression_edges(x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor,
             v = u + 1 + step
             # Overlaps in x order (symmetric bit for bit).
             pu, pv = columns[u], columns[v]
-            w = (torch.minimum(pu[:, 2], pv[:, 2]) -
-                 torch.maximum(pu[:, 0], pv[:, 0]))
-            h = (torch.minimum(pu[:, 3], pv[:, 3]) -
-                 torch.maximum(pu[:, 1], pv[:, 1]))
+            w = (
+                torch.minimum(pu[:, 2], pv[:, 2]) -
+                torch.maximum(pu[:, 0], pv[:, 0]))
+            h = (
+                torch.minimum(pu[:, 3], pv[:, 3]) -
+                torch.maximum(pu[:, 1], pv[:, 1]))
             if offset:
                 w = w + offset
                 h = h + offset

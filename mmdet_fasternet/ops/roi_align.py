@@ -76,9 +76,10 @@ def _axis_weights(start: Tensor,
     k = torch.arange(max_grid, device=device)
     gridf = grid.to(start.dtype).clamp(min=1)
     # roi_start + p * bin_size + (k + .5) * bin_size / grid, in that order.
-    coord = ((start[:, None, None] + p[None, :, None] * bin_size[:, None, None])
-             + ((k.to(start.dtype) + 0.5)[None, None, :] *
-                bin_size[:, None, None]) / gridf[:, None, None])
+    coord = (
+        (start[:, None, None] + p[None, :, None] * bin_size[:, None, None]) +
+        ((k.to(start.dtype) + 0.5)[None, None, :] * bin_size[:, None, None]) /
+        gridf[:, None, None])
     used = (k[None, None, :] < grid[:, None, None]).expand_as(coord)
     valid = used & (coord >= -1.0) & (coord <= size)
     coord = coord.clamp(min=0.0)
@@ -120,8 +121,8 @@ def _chunks(order: Tensor, rows: Tensor, cols: Tensor,
     for end in range(len(rows_l)):
         new_h = max(height, rows_l[end])
         new_w = max(width, cols_l[end])
-        if end > begin and ((end - begin + 1) * new_h * new_w *
-                            bytes_per_pixel > CHUNK_BYTES):
+        if end > begin and ((end - begin + 1) * new_h * new_w * bytes_per_pixel
+                            > CHUNK_BYTES):
             yield order[begin:end], height, width
             begin, new_h, new_w = end, rows_l[end], cols_l[end]
         height, width = new_h, new_w
@@ -165,8 +166,7 @@ class _Plan:
             area = self.len_y[idx] * self.blocks_x[idx]
             yield image, idx[area.argsort()]
 
-    def chunks(self, idx: Tensor) -> Iterator[Tuple[Tensor, Tensor, int,
-                                                   int]]:
+    def chunks(self, idx: Tensor) -> Iterator[Tuple[Tensor, Tensor, int, int]]:
         """(RoIs, block index (r, win_h, blocks), window height, width)."""
         bytes_per_pixel = self.channels * self.element_size * 3
         row_blocks = self.padded_width // BLOCK
@@ -175,8 +175,8 @@ class _Plan:
             span_y = torch.arange(win_h, device=idx.device)
             rows = (self.y0[part, None] + span_y).clamp(max=self.height - 1)
             span_x = torch.arange(blocks, device=idx.device)
-            cols = (self.x0[part, None] // BLOCK + span_x).clamp(
-                max=row_blocks - 1)
+            cols = (self.x0[part, None] // BLOCK +
+                    span_x).clamp(max=row_blocks - 1)
             index = rows[:, :, None] * row_blocks + cols[:, None, :]
             yield part, index, win_h, blocks * BLOCK
 
@@ -187,15 +187,16 @@ def _channels_last(image: Tensor, padded_width: int) -> Tensor:
     if padded_width != width:
         image = torch.nn.functional.pad(image, (0, padded_width - width))
     # A 2-D transpose: torch copies those blockwise, fast.
-    return image.reshape(channels, -1).t().contiguous().view(
-        height, padded_width, channels)
+    return image.reshape(channels,
+                         -1).t().contiguous().view(height, padded_width,
+                                                   channels)
 
 
 def _add_channels_first(target: Tensor, pixels: Tensor) -> None:
     """``target`` (C, H, W) += ``pixels`` (H, padded W, C)."""
     channels, height, width = target.shape
-    planar = pixels.view(-1, channels).t().contiguous().view(
-        channels, height, -1)
+    planar = pixels.view(-1,
+                         channels).t().contiguous().view(channels, height, -1)
     target += planar[:, :, :width]
 
 
@@ -241,8 +242,9 @@ def roi_align_forward(input: Tensor,
             # sum_h Ay[i, h] partial[h, j, c] -> (r, pooled_h, pooled_w * C)
             pooled = torch.bmm(a_y, partial.flatten(2)).view(
                 num, aligned_height, aligned_width, channels)
-            output[part] = (pooled.permute(0, 3, 1, 2) /
-                            plan.count[part, None, None, None].to(input.dtype))
+            output[part] = (
+                pooled.permute(0, 3, 1, 2) /
+                plan.count[part, None, None, None].to(input.dtype))
 
 
 def roi_align_backward(grad_output: Tensor,
@@ -269,20 +271,20 @@ def roi_align_backward(grad_output: Tensor,
     ax = plan.ax.to(dtype)
     channels = plan.channels
     for image, idx in plan.images():
-        pixels = grad_input.new_zeros(plan.height, plan.padded_width,
-                                      channels)
+        pixels = grad_input.new_zeros(plan.height, plan.padded_width, channels)
         blocks = pixels.view(-1, BLOCK * channels)
         for part, index, win_h, win_w in plan.chunks(idx):
             num = part.numel()
-            grad = (grad_output[part].to(dtype) /
-                    plan.count[part, None, None, None].to(dtype))
+            grad = (
+                grad_output[part].to(dtype) /
+                plan.count[part, None, None, None].to(dtype))
             # (r, pooled_h, pooled_w * C)
             grad = grad.permute(0, 2, 3, 1).flatten(2)
             a_y = ay[part, :, :win_h]
             a_x = ax[part, :, :win_w]
             # sum_i Ay[i, h] grad[i, j, c] -> (r, win_h, pooled_w, C)
-            partial = torch.bmm(a_y.transpose(1, 2), grad).view(
-                num, win_h, aligned_width, channels)
+            partial = torch.bmm(a_y.transpose(1, 2),
+                                grad).view(num, win_h, aligned_width, channels)
             # sum_j Ax[j, w] partial[h, j, c] -> (r, win_h, win_w, C)
             window = torch.matmul(a_x.transpose(1, 2)[:, None], partial)
             blocks.index_add_(0, index.flatten(),

@@ -24,6 +24,7 @@ import torch
 def extension(module) -> Iterator[None]:
     """Let every mmcv op module use ``module`` as its ``ext_module``."""
     import mmcv.ops  # noqa: F401
+
     # mmcv.ops.nms is also a function: the modules come from sys.modules.
     owners = [
         sys.modules[f'mmcv.ops.{name}']
@@ -84,8 +85,8 @@ def cases(gen: torch.Generator) -> Dict[str, Callable[[], object]]:
     grad = torch.randn(512, 256, 7, 7, generator=gen)
     mask_rois = rois[:100]
     mask_grad = torch.randn(100, 256, 14, 14, generator=gen)
-    masks = (torch.rand(64, 800, 1280, generator=gen) > 0.5).numpy().astype(
-        np.uint8)
+    masks = (torch.rand(64, 800, 1280, generator=gen)
+             > 0.5).numpy().astype(np.uint8)
     mc = torch.rand(64, 2, generator=gen) * torch.tensor([1000., 600.])
     mask_boxes = torch.cat(
         [mc, mc + torch.rand(64, 2, generator=gen) * 250 + 30], 1).numpy()

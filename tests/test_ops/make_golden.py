@@ -36,25 +36,23 @@ def nms_cases(gen: torch.Generator) -> list:
         scores = torch.randint(0, 6, (500, ), generator=gen).float() / 6
         for threshold in (0.4, 0.0):
             cases.append((f'sparse_{offset}_{threshold}',
-                          torch.cat([xy, xy + wh], 1), scores, threshold,
-                          offset))
+                          torch.cat([xy, xy + wh],
+                                    1), scores, threshold, offset))
     # IoU exactly at the threshold: 50 / 100 = 0.5 (offset 0 and 1), kept.
     for offset in (0, 1):
         e = 1 - offset
-        boxes = torch.tensor([[0, 0, 10 - offset, 10 - offset],
-                              [0, 0, 10 - offset, 5 - offset],
-                              [0, 0, 5 - offset, 10 - offset],
-                              [0, 0, 10 - offset, 10 - offset + e * 0.25]],
-                             dtype=torch.float32)
+        boxes = torch.tensor(
+            [[0, 0, 10 - offset, 10 - offset], [0, 0, 10 - offset, 5 - offset],
+             [0, 0, 5 - offset, 10 - offset],
+             [0, 0, 10 - offset, 10 - offset + e * 0.25]],
+            dtype=torch.float32)
         scores = torch.tensor([0.9, 0.8, 0.8, 0.7])
         cases.append((f'at_threshold_{offset}', boxes, scores, 0.5, offset))
     # Zero-area boxes only (NaN overlaps with offset 0) and empty input.
     boxes = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 1], [2, 2, 2, 5]],
                          dtype=torch.float32)
-    cases.append(('zero_area_0', boxes, torch.tensor([0.5, 0.5, 0.4]), 0.5,
-                  0))
-    cases.append(('zero_area_1', boxes, torch.tensor([0.5, 0.5, 0.4]), 0.5,
-                  1))
+    cases.append(('zero_area_0', boxes, torch.tensor([0.5, 0.5, 0.4]), 0.5, 0))
+    cases.append(('zero_area_1', boxes, torch.tensor([0.5, 0.5, 0.4]), 0.5, 1))
     cases.append(('empty', torch.zeros(0, 4), torch.zeros(0), 0.5, 0))
     # Float coordinates, all scores tied.
     xy = torch.rand(400, 2, generator=gen) * 100
@@ -72,10 +70,9 @@ def batched_cases(gen: torch.Generator) -> list:
     idxs = torch.randint(0, 6, (n, ), generator=gen)
     return [
         ('offset_trick', boxes, scores, idxs, dict(iou_threshold=0.5), False),
-        ('split', boxes, scores, idxs, dict(iou_threshold=0.5, split_thr=100),
-         False),
-        ('class_agnostic', boxes, scores, idxs, dict(iou_threshold=0.6),
-         True),
+        ('split', boxes, scores, idxs, dict(iou_threshold=0.5,
+                                            split_thr=100), False),
+        ('class_agnostic', boxes, scores, idxs, dict(iou_threshold=0.6), True),
     ]
 
 
@@ -84,9 +81,8 @@ def roi_align_inputs(gen: torch.Generator) -> dict:
     n = 24
     xy = torch.rand(n, 2, generator=gen) * torch.tensor([90., 70.]) - 12
     wh = torch.rand(n, 2, generator=gen) * 50
-    rois = torch.cat([
-        torch.randint(0, 2, (n, 1), generator=gen).float(), xy, xy + wh
-    ], 1)
+    rois = torch.cat(
+        [torch.randint(0, 2, (n, 1), generator=gen).float(), xy, xy + wh], 1)
     rois[0, 1:] = torch.tensor([-30., -30., -2., -2.])  # wholly outside
     rois[1, 1:] = torch.tensor([10., 10., 10., 10.])  # zero size
     rois[2, 1:] = torch.tensor([60., 40., 90., 70.])  # past the far edge
@@ -146,8 +142,8 @@ def main() -> None:
                         output=out.detach(),
                         grad_output=grad,
                         grad_input=feats.grad))
-    masks = (torch.rand(3, 40, 60, generator=gen) > 0.5).numpy().astype(
-        np.uint8)
+    masks = (torch.rand(3, 40, 60, generator=gen)
+             > 0.5).numpy().astype(np.uint8)
     bboxes = np.array([[3, 4, 30, 35], [-5, 10, 70, 39], [20, 0, 21, 1]],
                       dtype=np.float32)
     resized = BitmapMasks(masks, 40, 60).crop_and_resize(

@@ -1,5 +1,6 @@
 """ops/extension.py: the stand-in for mmcv._ext (mmcv-lite)."""
 import ast
+import glob
 import os.path as osp
 import subprocess
 import sys
@@ -18,7 +19,6 @@ def load_ext_names():
     from mmcv's sources."""
     ops_dir = osp.join(osp.dirname(mmcv.__file__), 'ops')
     names = set()
-    import glob
     for path in glob.glob(osp.join(ops_dir, '*.py')):
         tree = ast.parse(open(path).read())
         for node in ast.walk(tree):
@@ -53,10 +53,9 @@ def test_import_order_and_who_serves_mmcv_ext():
     mmdet's mask structures; mmcv._ext is ours exactly when no compiled
     one exists."""
     code = '\n'.join([
-        'import importlib.util, sys',
-        "so = importlib.util.find_spec('mmcv') and [p for p in",
-        "    __import__('os').listdir(__import__('os').path.dirname(",
-        "    importlib.util.find_spec('mmcv').origin)) if p.startswith('_ext')]",
+        'import importlib.util, os, sys',
+        "mmcv_dir = os.path.dirname(importlib.util.find_spec('mmcv').origin)",
+        "so = [p for p in os.listdir(mmcv_dir) if p.startswith('_ext.')]",
         'import mmdet_fasternet',
         'import mmdet.models, mmdet.structures.mask',
         'from mmdet.utils import register_all_modules',

@@ -30,8 +30,9 @@ def test_sigmoid_focal_loss_matches_formula(gamma, alpha, weighted):
     weight = torch.rand(7, generator=gen) if weighted else None
     target_w = target.clamp(max=5) if weighted else target
     x = logits.double().requires_grad_()
-    expected = reference(x, target_w, None if weight is None else
-                         weight[:6].double(), gamma, alpha)
+    expected = reference(x, target_w,
+                         None if weight is None else weight[:6].double(),
+                         gamma, alpha)
     expected.sum().backward()
     output = torch.zeros_like(logits)
     grad = torch.zeros_like(logits)

@@ -5,8 +5,8 @@ import torch
 from golden import compiled_ext, golden
 from mmcv.ops import batched_nms, nms
 
-from mmdet_fasternet.ops.extension import nms as ext_nms
 from mmdet_fasternet.ops import nms as nms_module
+from mmdet_fasternet.ops.extension import nms as ext_nms
 from mmdet_fasternet.ops.nms import nms_cpu
 
 CASES = golden()['nms']
@@ -37,7 +37,8 @@ def test_iou_exactly_at_threshold_is_kept():
 
 
 @pytest.mark.parametrize(
-    'case', golden()['batched_nms'],
+    'case',
+    golden()['batched_nms'],
     ids=[c['name'] for c in golden()['batched_nms']])
 def test_batched_nms_matches_golden(case):
     dets, keep = batched_nms(case['boxes'], case['scores'], case['idxs'],

@@ -6,7 +6,8 @@ from golden import compiled_ext, golden
 from mmcv.ops import roi_align
 from mmdet.structures.mask import BitmapMasks
 
-from mmdet_fasternet.ops import MissingOpError, roi_align as ours
+from mmdet_fasternet.ops import MissingOpError
+from mmdet_fasternet.ops import roi_align as ours
 from mmdet_fasternet.ops import roi_align_backward, roi_align_forward
 
 CASES = golden()['roi_align']
@@ -86,16 +87,16 @@ def test_roi_align_matches_compiled_mmcv_live():
         pytest.skip('compiled mmcv._ext not installed (mmcv-lite)')
     gen = torch.Generator().manual_seed(1)
     for trial in range(6):
-        height, width = (int(v) for v in torch.randint(2, 30, (2, ),
-                                                       generator=gen))
+        height, width = (
+            int(v) for v in torch.randint(2, 30, (2, ), generator=gen))
         feats = torch.randn(3, 4, height, width, generator=gen)
         n = int(torch.randint(0, 30, (), generator=gen))
         xy = (torch.rand(n, 2, generator=gen) * 1.4 - 0.2) * torch.tensor(
             [width * 2., height * 2.])
         wh = torch.rand(n, 2, generator=gen) * 40 * (trial % 3)
         rois = torch.cat(
-            [torch.randint(0, 3, (n, 1), generator=gen).float(), xy, xy + wh],
-            1)
+            [torch.randint(0, 3,
+                           (n, 1), generator=gen).float(), xy, xy + wh], 1)
         grad = torch.randn(n, 4, 7, 6, generator=gen)
         for aligned in (True, False):
             for sampling_ratio in (0, 1, 3):
