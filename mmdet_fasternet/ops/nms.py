@@ -14,11 +14,20 @@ module provides. The kept indices are those of mmcv's greedy loop
   threshold (rounded to float32, as the kernel's ``float`` argument).
   A NaN overlap (two empty boxes, offset 0) suppresses nothing.
 
-Greedy NMS is computed block by block: a block of boxes is first suppressed
-by every box kept in earlier blocks, then resolved inside itself by
-iterating ``keep = not any(kept earlier box in the block overlaps)`` to its
-fixed point, which is the greedy answer (entry k is final once the entries
-before it are). No per-box Python loop; memory is O(kept x block).
+Two exact ways, no per-box Python loop:
+
+- sparse (the default): only pairs of boxes whose x ranges can meet are
+  examined (sorting by x1), the pairs over the threshold form a
+  suppression graph, and greedy NMS is resolved on it by propagation. Boxes
+  of different classes in ``batched_nms`` (moved apart by its offset
+  trick) and far-apart boxes of one image never meet, so this is much less
+  work than mmcv's O(kept x N) loop;
+- dense blocks (when most pairs meet, the threshold is negative or a
+  coordinate is not finite): a block of boxes is first suppressed by every
+  box kept in earlier blocks, then resolved inside itself by iterating
+  ``keep = not any(kept earlier box in the block overlaps)`` to its fixed
+  point, which is the greedy answer (entry k is final once the entries
+  before it are). Memory is O(kept x block).
 """
 from typing import Optional, Tuple, Union
 
