@@ -158,6 +158,16 @@ class _Plan:
         self.ax = torch.nn.functional.pad(self.ax, (0, max(spare, 0)))
         self.batch = rois[:, 0].long()
         self.element_size = element_size
+        # Channels per pass: an image's channels-last copy of one group
+        # stays under half of CHUNK_BYTES.
+        plane = self.height * self.padded_width * element_size
+        groups = -(-self.channels * plane // max(CHUNK_BYTES // 2, 1))
+        self.group = -(-self.channels // max(groups, 1))
+
+    def channel_groups(self) -> Iterator[Tuple[int, int]]:
+        """(first, last + 1) channel of each pass."""
+        for first in range(0, self.channels, self.group):
+            yield first, min(first + self.group, self.channels)
 
     def images(self) -> Iterator[Tuple[int, Tensor]]:
         """(image index, its RoIs sorted by window area)."""
@@ -168,7 +178,7 @@ class _Plan:
 
     def chunks(self, idx: Tensor) -> Iterator[Tuple[Tensor, Tensor, int, int]]:
         """(RoIs, block index (r, win_h, blocks), window height, width)."""
-        bytes_per_pixel = self.channels * self.element_size * 3
+        bytes_per_pixel = self.group * self.element_size * 3
         row_blocks = self.padded_width // BLOCK
         for part, win_h, blocks in _chunks(idx, self.len_y, self.blocks_x,
                                            bytes_per_pixel * BLOCK):
@@ -226,25 +236,28 @@ def roi_align_forward(input: Tensor,
                  spatial_scale, sampling_ratio, aligned, input.element_size())
     ay = plan.ay.to(input.dtype)
     ax = plan.ax.to(input.dtype)
-    channels = plan.channels
+    count = plan.count.to(input.dtype)[:, None, None, None]
     for image, idx in plan.images():
-        pixels = _channels_last(input[image], plan.padded_width)
-        blocks = pixels.view(-1, BLOCK * channels)
-        for part, index, win_h, win_w in plan.chunks(idx):
-            num = part.numel()
-            # (r, win_h, win_w, C): each RoI's window, channels last.
-            window = blocks.index_select(0, index.flatten()).view(
-                num, win_h, win_w, channels)
-            a_y = ay[part, :, :win_h]
-            a_x = ax[part, :, :win_w]
-            # sum_w Ax[j, w] window[h, w, c] -> (r, win_h, pooled_w, C)
-            partial = torch.matmul(a_x[:, None], window)
-            # sum_h Ay[i, h] partial[h, j, c] -> (r, pooled_h, pooled_w * C)
-            pooled = torch.bmm(a_y, partial.flatten(2)).view(
-                num, aligned_height, aligned_width, channels)
-            output[part] = (
-                pooled.permute(0, 3, 1, 2) /
-                plan.count[part, None, None, None].to(input.dtype))
+        chunks = list(plan.chunks(idx))
+        for first, last in plan.channel_groups():
+            channels = last - first
+            pixels = _channels_last(input[image, first:last],
+                                    plan.padded_width)
+            blocks = pixels.view(-1, BLOCK * channels)
+            for part, index, win_h, win_w in chunks:
+                num = part.numel()
+                # (r, win_h, win_w, C): each RoI's window, channels last.
+                window = blocks.index_select(0, index.flatten()).view(
+                    num, win_h, win_w, channels)
+                # sum_w Ax[j, w] window[h, w, c] -> (r, win_h, pooled_w, C)
+                partial = torch.matmul(ax[part, None, :, :win_w], window)
+                # sum_h Ay[i, h] partial[h, j, c] -> (r, pooled_h, ...)
+                pooled = torch.bmm(ay[part, :, :win_h],
+                                   partial.flatten(2)).view(
+                                       num, aligned_height, aligned_width,
+                                       channels)
+                output[part, first:last] = (
+                    pooled.permute(0, 3, 1, 2) / count[part])
 
 
 def roi_align_backward(grad_output: Tensor,
@@ -269,24 +282,26 @@ def roi_align_backward(grad_output: Tensor,
                  grad_input.element_size())
     ay = plan.ay.to(dtype)
     ax = plan.ax.to(dtype)
-    channels = plan.channels
+    count = plan.count.to(dtype)[:, None, None, None]
     for image, idx in plan.images():
-        pixels = grad_input.new_zeros(plan.height, plan.padded_width, channels)
-        blocks = pixels.view(-1, BLOCK * channels)
-        for part, index, win_h, win_w in plan.chunks(idx):
-            num = part.numel()
-            grad = (
-                grad_output[part].to(dtype) /
-                plan.count[part, None, None, None].to(dtype))
-            # (r, pooled_h, pooled_w * C)
-            grad = grad.permute(0, 2, 3, 1).flatten(2)
-            a_y = ay[part, :, :win_h]
-            a_x = ax[part, :, :win_w]
-            # sum_i Ay[i, h] grad[i, j, c] -> (r, win_h, pooled_w, C)
-            partial = torch.bmm(a_y.transpose(1, 2),
-                                grad).view(num, win_h, aligned_width, channels)
-            # sum_j Ax[j, w] partial[h, j, c] -> (r, win_h, win_w, C)
-            window = torch.matmul(a_x.transpose(1, 2)[:, None], partial)
-            blocks.index_add_(0, index.flatten(),
-                              window.reshape(-1, BLOCK * channels))
-        _add_channels_first(grad_input[image], pixels)
+        chunks = list(plan.chunks(idx))
+        for first, last in plan.channel_groups():
+            channels = last - first
+            pixels = grad_input.new_zeros(plan.height, plan.padded_width,
+                                          channels)
+            blocks = pixels.view(-1, BLOCK * channels)
+            for part, index, win_h, win_w in chunks:
+                num = part.numel()
+                grad = grad_output[part, first:last].to(dtype) / count[part]
+                # (r, pooled_h, pooled_w * C)
+                grad = grad.permute(0, 2, 3, 1).flatten(2)
+                # sum_i Ay[i, h] grad[i, j, c] -> (r, win_h, pooled_w, C)
+                partial = torch.bmm(ay[part, :, :win_h].transpose(1, 2),
+                                    grad).view(num, win_h, aligned_width,
+                                               channels)
+                # sum_j Ax[j, w] partial[h, j, c] -> (r, win_h, win_w, C)
+                window = torch.matmul(
+                    ax[part, :, :win_w].transpose(1, 2)[:, None], partial)
+                blocks.index_add_(0, index.flatten(),
+                                  window.reshape(-1, BLOCK * channels))
+            _add_channels_first(grad_input[image, first:last], pixels)
