@@ -17,10 +17,13 @@ allocated (``output``, ``grad_input``); this module provides both. What
 Bilinear weights are separable: a bin is ``Ay[i, :] @ window @ Ax[j, :].T``
 over the rows and columns the RoI touches, so each RoI gathers its window
 once (instead of four reads per sample) and the sums are two batched matrix
-products. RoIs are sorted by window size and processed in chunks whose
+products. Per image and group of channels, the map is copied channels last
+(under ``CHUNK_BYTES / 2``) and windows are read as runs of ``BLOCK``
+pixels; RoIs are sorted by window size and processed in chunks whose
 gathered windows stay under ``CHUNK_BYTES``. The backward pass is the
-adjoint (the same products transposed, accumulated into ``grad_input``).
-Only average pooling (``pool_mode=1``, what mmdet uses) is provided.
+adjoint: the same products transposed, added into such a copy
+(``index_add_``), which is then added into ``grad_input``. Only average
+pooling (``pool_mode=1``, what mmdet uses) is provided.
 """
 from typing import Iterator, Tuple
 
