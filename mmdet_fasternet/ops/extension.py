@@ -13,12 +13,14 @@ cannot be imported; with full mmcv nothing is replaced.
 This module imports neither mmcv.ops nor mmdet: ``mmdet_fasternet``
 installs the stand-in before anything imports them.
 """
+import contextlib
 import importlib
 import importlib.machinery
 import sys
 import types
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
+import torch
 from torch import Tensor
 
 from .errors import missing_op_error
@@ -32,6 +34,28 @@ EXT_NAME = 'mmcv._ext'
 STAND_IN_ORIGIN = 'mmdet_fasternet.ops (stand-in for mmcv._ext)'
 
 
+@contextlib.contextmanager
+def one_thread(tensor: Tensor) -> Iterator[None]:
+    """Run a CPU kernel on one thread.
+
+    The kernels are sequences of many short torch operations; with two or
+    more intra-op threads, every operation waits at a barrier for all of
+    them, and on a busy machine (other processes on the cores) those waits
+    cost more than the work (measured here: 2-4x slower with 2 threads on
+    2 loaded cores, and no faster on idle ones). mmcv's own CPU kernels
+    are single-threaded loops too.
+    """
+    threads = torch.get_num_threads()
+    if tensor.device.type != 'cpu' or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def nms(boxes: Tensor,
         scores: Tensor,
         iou_threshold: float,
@@ -40,7 +64,8 @@ def nms(boxes: Tensor,
     ops = use_torchvision(boxes)
     if ops is not None and offset == 0:
         return ops.nms(boxes, scores, float(iou_threshold))
-    return nms_cpu(boxes, scores, iou_threshold, offset)
+    with one_thread(boxes):
+        return nms_cpu(boxes, scores, iou_threshold, offset)
 
 
 def roi_align_forward(input: Tensor, rois: Tensor, output: Tensor,
@@ -55,9 +80,10 @@ def roi_align_forward(input: Tensor, rois: Tensor, output: Tensor,
             ops.roi_align(input, rois, spatial_scale, aligned_height,
                           aligned_width, sampling_ratio, aligned))
         return
-    roi_align_forward_cpu(input, rois, output, argmax_y, argmax_x,
-                          aligned_height, aligned_width, spatial_scale,
-                          sampling_ratio, pool_mode, aligned)
+    with one_thread(input):
+        roi_align_forward_cpu(input, rois, output, argmax_y, argmax_x,
+                              aligned_height, aligned_width, spatial_scale,
+                              sampling_ratio, pool_mode, aligned)
 
 
 def roi_align_backward(grad_output: Tensor, rois: Tensor, argmax_y: Tensor,
@@ -74,9 +100,11 @@ def roi_align_backward(grad_output: Tensor, rois: Tensor, argmax_y: Tensor,
                                               batch, channels, height, width,
                                               sampling_ratio, aligned)
         return
-    roi_align_backward_cpu(grad_output, rois, argmax_y, argmax_x, grad_input,
-                           aligned_height, aligned_width, spatial_scale,
-                           sampling_ratio, pool_mode, aligned)
+    with one_thread(grad_output):
+        roi_align_backward_cpu(grad_output, rois, argmax_y, argmax_x,
+                               grad_input, aligned_height, aligned_width,
+                               spatial_scale, sampling_ratio, pool_mode,
+                               aligned)
 
 
 def get_compiler_version() -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from mmdet_fasternet.ops import MissingOpError
 from mmdet_fasternet.ops.extension import KERNELS, make_extension
+from mmdet_fasternet.ops.nms import nms_cpu
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -71,3 +72,29 @@ def test_import_order_and_who_serves_mmcv_ext():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() in ('stand-in', 'compiled')
+
+
+def test_cpu_kernels_run_on_one_thread_and_restore_the_count(monkeypatch):
+    import torch
+
+    from mmdet_fasternet.ops import extension
+    inside = []
+    monkeypatch.setattr(
+        extension, 'nms_cpu',
+        lambda *args: inside.append(torch.get_num_threads()) or nms_cpu(*args))
+    module = make_extension()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        boxes = torch.tensor([[0., 0., 4., 4.], [0., 0., 4., 3.]])
+        keep = module.nms(boxes, torch.tensor([0.9, 0.8]), 0.5, 0)
+        assert keep.tolist() == [0] and inside == [1]
+        assert torch.get_num_threads() == 2
+        feats = torch.zeros(1, 1, 4, 4)
+        out = torch.zeros(1, 1, 2, 2)
+        with pytest.raises(MissingOpError):  # raised on the one thread
+            module.roi_align_forward(feats, torch.zeros(1, 5), out, out, out,
+                                     2, 2, 1.0, 0, 0, True)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
