@@ -8,6 +8,9 @@ torch behaviour listed in ``patches.py``.
 """
 # First, before mmengine is imported (see the module).
 from . import upstream_warnings  # noqa: F401  isort: skip
+# Second, before anything imports mmcv.ops: with mmcv-lite (no compiled
+# mmcv._ext), our kernels serve mmcv's ops (see ops/extension.py).
+from .ops.extension import STAND_IN_INSTALLED  # noqa: F401  isort: skip
 from . import engine
 from .datasets import SyntheticShapesDataset
 from .models import ARCH_SETTINGS, FasterNet

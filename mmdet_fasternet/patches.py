@@ -61,6 +61,21 @@ UPSTREAM_SYMBOLS: Dict[str, str] = {
     'torch.utils.data.dataloader._MultiProcessingDataLoaderIter'
     '._shutdown_workers':
     'deterministic resume: how they are ended',
+    'mmcv.utils.ext_loader.load_ext':
+    "mmcv-lite: mmcv's ops import their kernels from the module "
+    "'mmcv._ext' through it; ops/extension.py stands in for that module",
+    'mmcv._ext':
+    'mmcv-lite: the module name the stand-in is installed under (ours '
+    'there, the compiled one with full mmcv)',
+    'mmcv.ops.nms.NMSop':
+    'mmcv-lite: calls ext_module.nms(boxes, scores, iou_threshold=, '
+    'offset=), which ops/nms.py serves',
+    'mmcv.ops.roi_align.RoIAlignFunction':
+    'mmcv-lite: calls ext_module.roi_align_forward/backward with the '
+    'keywords ops/roi_align.py takes, writing into its tensors',
+    'mmcv.ops.focal_loss.SigmoidFocalLossFunction':
+    'mmcv-lite: calls ext_module.sigmoid_focal_loss_forward/backward '
+    '(ops/focal_loss.py)',
 }
 
 _applied = False
