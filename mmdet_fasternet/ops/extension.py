@@ -160,12 +160,17 @@ def make_extension(reason: str = '') -> types.ModuleType:
 
 
 def compiled_extension_error() -> Optional[str]:
-    """Why the compiled ``mmcv._ext`` cannot be used, or None if it can
-    (or if mmcv itself is not installed: then there is nothing to do)."""
+    """Why the compiled ``mmcv._ext`` cannot be used, or None if it can."""
     try:
         importlib.import_module('mmcv')
-    except ImportError:
-        return None
+    except ModuleNotFoundError as exc:
+        if exc.name != 'mmcv':
+            raise
+        raise ImportError(
+            'mmdet-fasternet needs mmcv 2.0 to 2.1, which is not installed: '
+            "pip install mmcv-lite==2.1.0 (no compiler; this package's "
+            'kernels serve its ops), or full mmcv (see '
+            'docs/troubleshooting.md).') from None
     try:
         importlib.import_module(EXT_NAME)
     except ModuleNotFoundError as exc:

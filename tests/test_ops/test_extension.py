@@ -98,3 +98,17 @@ def test_cpu_kernels_run_on_one_thread_and_restore_the_count(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
+
+
+def test_without_any_mmcv_the_import_says_what_to_install():
+    code = ("import sys; sys.modules['mmcv'] = None  # as if not installed\n"
+            'import mmdet_fasternet')
+    result = subprocess.run([sys.executable, '-c', code],
+                            cwd=ROOT,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    assert result.returncode == 1
+    assert ('ImportError: mmdet-fasternet needs mmcv 2.0 to 2.1, which is '
+            'not installed: pip install mmcv-lite==2.1.0'
+            in result.stderr.splitlines()[-1])
