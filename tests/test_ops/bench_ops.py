@@ -2,12 +2,15 @@
 
 Not collected by pytest. Run where full mmcv is installed::
 
-    python tests/test_ops/bench_ops.py [--repeat 7]
+    python tests/test_ops/bench_ops.py [--repeat 7] [--detector s]
 
 or call ``compare_ops()``. Each case calls mmcv's Python op (NMS,
 batched_nms, roi_align, BitmapMasks.crop_and_resize) with the compiled
 ``mmcv._ext`` and with our stand-in in turn (alternating, after a warm-up)
-and prints the median times and their ratio (ours / mmcv).
+and prints the median times and their ratio (ours / mmcv). ``--detector
+ARCH`` times the whole Mask R-CNN FasterNet-ARCH at 1280x800 instead:
+``predict`` at score threshold 0 (100 detections, as tools/benchmark.py
+runs it) and a training step (tools/benchmark.py's, 8 objects).
 """
 import argparse
 import statistics
@@ -114,13 +117,32 @@ def cases(gen: torch.Generator) -> Dict[str, Callable[[], object]]:
     }
 
 
+def detector_cases(arch: str) -> Dict[str, Callable[[], object]]:
+    from mmdet_fasternet.apis.benchmark import (CONFIGS, SETTINGS, image_batch,
+                                                inference_step, pair_of_models,
+                                                training_step)
+    shape, device = (800, 1280), torch.device('cpu')
+    label = f'FasterNet-{arch.upper()}'
+    detector = pair_of_models('mask_rcnn', arch)[label].detector.eval()
+    x = image_batch(shape, device, SETTINGS['eval'])
+    config = str(CONFIGS / f'mask_rcnn_fasternet_{arch}.py')
+    return {
+        f'Mask R-CNN {label} 1280x800 predict (eval, threshold 0)':
+        inference_step(detector, x, SETTINGS['eval'], device),
+        f'Mask R-CNN {label} 1280x800 training step':
+        training_step(config, {}, shape, device),
+    }
+
+
 def compare_ops(repeat: int = 7,
                 warmup: int = 1,
                 threads: int = 0,
-                only: str = '') -> List[tuple]:
+                only: str = '',
+                detector: str = '') -> List[tuple]:
     """Median seconds of compiled mmcv and ours per case, and the ratio
     (``threads`` > 0: torch's intra-op threads; ``only``: the cases whose
-    name contains it)."""
+    name contains it; ``detector``: a variant's whole Mask R-CNN instead
+    of the op cases)."""
     if threads > 0:
         torch.set_num_threads(threads)
     import mmdet_fasternet  # noqa: F401
@@ -132,7 +154,8 @@ def compare_ops(repeat: int = 7,
     gen = torch.Generator().manual_seed(0)
     rows = []
     print(f'torch threads: {torch.get_num_threads()}; median of {repeat}')
-    for name, run in cases(gen).items():
+    timed = detector_cases(detector) if detector else cases(gen)
+    for name, run in timed.items():
         if only not in name:
             continue
         times = {'mmcv': [], 'ours': []}
@@ -157,5 +180,10 @@ if __name__ == '__main__':
     parser.add_argument('--repeat', type=int, default=7)
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--only', default='')
+    parser.add_argument('--detector', default='', metavar='ARCH')
     args = parser.parse_args()
-    compare_ops(args.repeat, threads=args.threads, only=args.only)
+    compare_ops(
+        args.repeat,
+        threads=args.threads,
+        only=args.only,
+        detector=args.detector)
