@@ -25,7 +25,7 @@ adjoint: the same products transposed, added into such a copy
 (``index_add_``), which is then added into ``grad_input``. Only average
 pooling (``pool_mode=1``, what mmdet uses) is provided.
 """
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -219,6 +219,25 @@ def _check_mode(pool_mode: int) -> None:
         raise missing_op_error('roi_align_forward (pool_mode=max)')
 
 
+def _prepare(
+        features: Tensor, rois: Tensor, aligned_height: int,
+        aligned_width: int, spatial_scale: float, sampling_ratio: int,
+        pool_mode: int,
+        aligned: bool) -> Optional[Tuple['_Plan', Tensor, Tensor, Tensor]]:
+    """What forward and backward share: the plan for ``features`` (the
+    input, or its gradient) and its weights and sample counts in the
+    features' dtype; None for an empty RoI set."""
+    _check_mode(pool_mode)
+    if rois.size(0) == 0:
+        return None
+    dtype = features.dtype
+    plan = _Plan(features.shape, rois, aligned_height,
+                 aligned_width, spatial_scale, sampling_ratio, aligned,
+                 features.element_size())
+    count = plan.count.to(dtype)[:, None, None, None]
+    return plan, plan.ay.to(dtype), plan.ax.to(dtype), count
+
+
 def roi_align_forward(input: Tensor,
                       rois: Tensor,
                       output: Tensor,
@@ -232,14 +251,11 @@ def roi_align_forward(input: Tensor,
                       aligned: bool = True) -> None:
     """Fill ``output`` (R, C, aligned_height, aligned_width) with the RoI
     averages of ``input`` (N, C, H, W); ``rois`` is (R, 5)."""
-    _check_mode(pool_mode)
-    if rois.size(0) == 0:
+    prepared = _prepare(input, rois, aligned_height, aligned_width,
+                        spatial_scale, sampling_ratio, pool_mode, aligned)
+    if prepared is None:
         return
-    plan = _Plan(input.shape, rois, aligned_height, aligned_width,
-                 spatial_scale, sampling_ratio, aligned, input.element_size())
-    ay = plan.ay.to(input.dtype)
-    ax = plan.ax.to(input.dtype)
-    count = plan.count.to(input.dtype)[:, None, None, None]
+    plan, ay, ax, count = prepared
     for image, idx in plan.images():
         chunks = list(plan.chunks(idx))
         for first, last in plan.channel_groups():
@@ -276,16 +292,11 @@ def roi_align_backward(grad_output: Tensor,
                        aligned: bool = True) -> None:
     """Add the gradient of ``roi_align_forward`` with respect to its input
     into ``grad_input`` (N, C, H, W)."""
-    _check_mode(pool_mode)
-    if rois.size(0) == 0:
+    prepared = _prepare(grad_input, rois, aligned_height, aligned_width,
+                        spatial_scale, sampling_ratio, pool_mode, aligned)
+    if prepared is None:
         return
-    dtype = grad_input.dtype
-    plan = _Plan(grad_input.shape, rois, aligned_height, aligned_width,
-                 spatial_scale, sampling_ratio, aligned,
-                 grad_input.element_size())
-    ay = plan.ay.to(dtype)
-    ax = plan.ax.to(dtype)
-    count = plan.count.to(dtype)[:, None, None, None]
+    plan, ay, ax, count = prepared
     for image, idx in plan.images():
         chunks = list(plan.chunks(idx))
         for first, last in plan.channel_groups():
@@ -295,7 +306,8 @@ def roi_align_backward(grad_output: Tensor,
             blocks = pixels.view(-1, BLOCK * channels)
             for part, index, win_h, win_w in chunks:
                 num = part.numel()
-                grad = grad_output[part, first:last].to(dtype) / count[part]
+                grad = grad_output[part, first:last].to(
+                    grad_input.dtype) / count[part]
                 # (r, pooled_h, pooled_w * C)
                 grad = grad.permute(0, 2, 3, 1).flatten(2)
                 # sum_i Ay[i, h] grad[i, j, c] -> (r, win_h, pooled_w, C)
