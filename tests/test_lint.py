@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PY_DIRS = ['mmdet_fasternet', 'configs', 'tools', 'tests']
+PY_DIRS = ['mmdet_fasternet', 'configs', 'tools', 'tests', 'startup_hook']
 
 
 @pytest.mark.parametrize(

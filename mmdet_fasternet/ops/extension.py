@@ -31,6 +31,7 @@ from .roi_align import roi_align_forward as roi_align_forward_cpu
 from .torchvision_kernels import use_torchvision
 
 EXT_NAME = 'mmcv._ext'
+LITE = 'mmcv-lite has no compiled mmcv._ext'
 STAND_IN_ORIGIN = 'mmdet_fasternet.ops (stand-in for mmcv._ext)'
 
 
@@ -172,30 +173,40 @@ def compiled_extension_error() -> Optional[str]:
             'kernels serve its ops), or full mmcv (see '
             'docs/troubleshooting.md).') from None
     try:
-        importlib.import_module(EXT_NAME)
+        module = importlib.import_module(EXT_NAME)
     except ModuleNotFoundError as exc:
         if exc.name != EXT_NAME:
             raise
-        return 'mmcv-lite has no compiled mmcv._ext'
+        return LITE
     except ImportError as exc:  # compiled, but it does not load
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f'the compiled mmcv._ext does not load: {message}'
-    return None
+    # The start-up hook (startup_hook/) answers the import without one.
+    return LITE if is_stand_in(module) else None
 
 
 def install_extension() -> bool:
     """Put the stand-in at ``sys.modules['mmcv._ext']`` unless a compiled
-    one imports (idempotent); True if the stand-in is (now) in place."""
-    current = sys.modules.get(EXT_NAME)
-    if current is not None:
-        return bool(getattr(current, 'STAND_IN', False))
-    reason = compiled_extension_error()
-    if reason is None:
-        return False
-    sys.modules[EXT_NAME] = make_extension(reason)
-    mmcv = sys.modules['mmcv']
-    mmcv._ext = sys.modules[EXT_NAME]
-    return True
+    one imports (idempotent); True if a stand-in (this one, or the start-up
+    hook's, which calls this one) is in place."""
+    if EXT_NAME not in sys.modules:
+        reason = compiled_extension_error()
+        if reason is not None and EXT_NAME not in sys.modules:
+            sys.modules[EXT_NAME] = stand_in(reason)
+            sys.modules['mmcv']._ext = sys.modules[EXT_NAME]
+    return is_stand_in()
+
+
+_stand_in: Optional[types.ModuleType] = None
+
+
+def stand_in(reason: str = '') -> types.ModuleType:
+    """The stand-in module, made once (the start-up hook's kernels call
+    into it)."""
+    global _stand_in
+    if _stand_in is None:
+        _stand_in = make_extension(reason)
+    return _stand_in
 
 
 def is_stand_in(module: Optional[types.ModuleType] = None) -> bool:

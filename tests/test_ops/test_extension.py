@@ -112,3 +112,33 @@ def test_without_any_mmcv_the_import_says_what_to_install():
     assert ('ImportError: mmdet-fasternet needs mmcv 2.0 to 2.1, which is '
             'not installed: pip install mmcv-lite==2.1.0'
             in result.stderr.splitlines()[-1])
+
+
+def test_start_up_hook_hands_out_the_package_kernels():
+    """startup_hook/ (installed beside mmcv-lite, imported at start-up):
+    where no compiled mmcv._ext exists, its module for that name says
+    STAND_IN and runs this package's kernels, looked up when called."""
+    code = '\n'.join([
+        'import sys, torch',
+        "sys.path.insert(0, 'startup_hook')",
+        'import mmdet_fasternet_mmcv_ext as hook',
+        "spec = hook.LazyExtensionFinder().find_spec('mmcv._ext')",
+        'module = spec.loader.create_module(spec)',
+        'assert module.STAND_IN and not hasattr(module, "__file__")',
+        "assert 'mmdet_fasternet' not in sys.modules  # nothing yet",
+        'boxes = torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, '
+        '30]])',
+        'kept = module.nms(boxes, torch.tensor([.9, .8, .7]), 0.5, 0)',
+        'assert kept.tolist() == [0, 2], kept',
+        'try:',
+        '    module.deform_conv_forward()',
+        'except NotImplementedError as exc:',
+        "    print(str(exc).split(' needs ')[0])",
+    ])
+    result = subprocess.run([sys.executable, '-c', code],
+                            cwd=ROOT,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "mmcv op 'deform_conv_forward'"
