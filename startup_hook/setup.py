@@ -11,11 +11,13 @@ PTH = 'mmdet_fasternet_mmcv_ext.pth'
 
 
 class BuildWithPth(build_py):
-    """build_py, plus the .pth file at the top of site-packages."""
+    """build_py, plus the .pth file at the top of site-packages (written
+    here: the repository ignores *.pth, its weights' suffix)."""
 
     def run(self) -> None:
         super().run()
-        self.copy_file(PTH, osp.join(self.build_lib, PTH))
+        with open(osp.join(self.build_lib, PTH), 'w') as f:
+            f.write('import mmdet_fasternet_mmcv_ext\n')
 
 
 setup(
