@@ -15,6 +15,15 @@ from mmdet_fasternet.ops.nms import nms_cpu
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter, from the repository root."""
+    return subprocess.run([sys.executable, '-c', code],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+
+
 def load_ext_names():
     """Every name mmcv's op files ask load_ext('_ext', [...]) for, read
     from mmcv's sources."""
@@ -65,11 +74,7 @@ def test_import_order_and_who_serves_mmcv_ext():
         'assert ours == (not so), (ours, so)',
         "print('stand-in' if ours else 'compiled')",
     ])
-    result = subprocess.run([sys.executable, '-c', code],
-                            cwd=ROOT,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() in ('stand-in', 'compiled')
 
@@ -103,11 +108,7 @@ def test_cpu_kernels_run_on_one_thread_and_restore_the_count(monkeypatch):
 def test_without_any_mmcv_the_import_says_what_to_install():
     code = ("import sys; sys.modules['mmcv'] = None  # as if not installed\n"
             'import mmdet_fasternet')
-    result = subprocess.run([sys.executable, '-c', code],
-                            cwd=ROOT,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
+    result = run_python(code)
     assert result.returncode == 1
     assert ('ImportError: mmdet-fasternet needs mmcv 2.0 to 2.1, which is '
             'not installed: pip install mmcv-lite==2.1.0'
@@ -135,10 +136,6 @@ def test_start_up_hook_hands_out_the_package_kernels():
         'except NotImplementedError as exc:',
         "    print(str(exc).split(' needs ')[0])",
     ])
-    result = subprocess.run([sys.executable, '-c', code],
-                            cwd=ROOT,
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "mmcv op 'deform_conv_forward'"
