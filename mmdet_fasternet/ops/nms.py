@@ -24,10 +24,8 @@ Two exact ways, no per-box Python loop:
   work than mmcv's O(kept x N) loop;
 - dense blocks (when most pairs meet, the threshold is negative or a
   coordinate is not finite): a block of boxes is first suppressed by every
-  box kept in earlier blocks, then resolved inside itself by iterating
-  ``keep = not any(kept earlier box in the block overlaps)`` to its fixed
-  point, which is the greedy answer (entry k is final once the entries
-  before it are). Memory is O(kept x block).
+  box kept in earlier blocks, then resolved inside itself by the greedy
+  loop over its rows. Memory is O(kept x block).
 """
 from typing import Optional, Tuple, Union
 
@@ -43,18 +41,19 @@ def _overlaps(x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor, area: Tensor,
               rows: Union[slice, Tensor], cols: slice, offset: int) -> Tensor:
     """IoU of boxes ``rows`` (higher scored) with boxes ``cols``, float32,
     in the kernel's operation order (the overlap is symmetric bit for bit:
-    max, min and the sum of two areas commute)."""
-    w = (
-        torch.minimum(x2[rows, None], x2[None, cols]) -
-        torch.maximum(x1[rows, None], x1[None, cols]))
-    h = (
-        torch.minimum(y2[rows, None], y2[None, cols]) -
-        torch.maximum(y1[rows, None], y1[None, cols]))
+    max, min and the sum of two areas commute). In place where it can be:
+    each new matrix is a fresh allocation, which costs as much as the
+    arithmetic at these sizes."""
+    w = torch.minimum(x2[rows, None], x2[None, cols])
+    w -= torch.maximum(x1[rows, None], x1[None, cols])
+    h = torch.minimum(y2[rows, None], y2[None, cols])
+    h -= torch.maximum(y1[rows, None], y1[None, cols])
     if offset:
-        w = w + offset
-        h = h + offset
-    inter = w.clamp_(min=0) * h.clamp_(min=0)
-    return inter / ((area[rows, None] + area[None, cols]) - inter)
+        w += offset
+        h += offset
+    inter = w.clamp_(min=0).mul_(h.clamp_(min=0))
+    union = torch.add(area[rows, None], area[None, cols], out=h).sub_(inter)
+    return inter.div_(union)
 
 
 def nms_cpu(boxes: Tensor,
@@ -101,20 +100,25 @@ def _dense_keep(x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor, area: Tensor,
                                 offset)
             alive = ~(earlier > threshold).any(0)
         inside = _overlaps(x1, y1, x2, y2, area, cols, cols, offset)
-        suppresses = (inside > threshold).triu_(diagonal=1)
-        suppresses &= alive[:, None]
-        block_keep = alive
-        while True:
-            # keep j unless a kept, earlier box of the block suppresses it.
-            new_keep = alive & ~(suppresses & block_keep[:, None]).any(0)
-            if torch.equal(new_keep, block_keep):
-                break
-            block_keep = new_keep
+        block_keep = _greedy_in_block(inside > threshold, alive)
         keep[cols] = block_keep
         new_positions = block_keep.nonzero().squeeze(1) + start
         kept_positions = new_positions if kept_positions is None else \
             torch.cat([kept_positions, new_positions])
     return keep
+
+
+def _greedy_in_block(suppresses: Tensor, alive: Tensor) -> Tensor:
+    """Greedy NMS inside a block: ``suppresses[a, b]``, box a over b (score
+    order), ``alive`` the boxes no earlier block suppressed. A loop over
+    the block's rows in numpy: a row costs a microsecond there, against
+    several tensor operations per step of any vectorised resolution."""
+    rows = suppresses.cpu().numpy()
+    keep = alive.cpu().numpy().copy()
+    for row in range(keep.size):
+        if keep[row]:
+            keep[row + 1:] &= ~rows[row, row + 1:]
+    return torch.from_numpy(keep).to(alive.device)
 
 
 def _suppression_edges(x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor,
