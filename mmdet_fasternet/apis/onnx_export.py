@@ -17,7 +17,7 @@ import json
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -31,6 +31,9 @@ from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_shape
 from .flops import build_detector, load_model_config
 from .numerics import detection_error, max_relative_error
+
+if TYPE_CHECKING:
+    import onnx
 
 PARTS = ('backbone', 'neck', 'detector')
 DETECTOR_OUTPUTS = ['boxes', 'scores', 'labels', 'masks']
@@ -211,15 +214,30 @@ def write_onnx(part: ExportedPart, shape: Tuple[int, int], out: str) -> None:
             },
             external_data=False,
             verbose=False)
+        import onnx
+        model = onnx.load(tmp)
+        check_dynamic_input(model, shape, out)
         if part.detector_graph is not None:
-            import onnx
-            model = onnx.load(tmp)
             onnx.helper.set_model_props(model, detector_metadata(part))
             onnx.save(model, tmp)
         os.replace(tmp, out)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def check_dynamic_input(model: 'onnx.ModelProto', shape: Tuple[int, int],
+                        out: str) -> None:
+    """Refuse a graph fixed to the traced size. torch's exporter falls
+    back to a static graph when tracing had to specialise height and width
+    (at small sizes a coarse feature map has one row or column); such a
+    file fails at any other size."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim[2:]
+    if not all(d.dim_param for d in dims):
+        raise ToolError(
+            f'{out}: traced at {shape[0]}x{shape[1]}, the graph is fixed to '
+            'that size (the coarsest feature map is down to one pixel); '
+            'export at a larger --shape, e.g. the default 320 512.')
 
 
 class Agreement(NamedTuple):

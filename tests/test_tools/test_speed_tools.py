@@ -16,6 +16,7 @@ from mmdet_fasternet.apis.flops import (build_detector, complexity,
                                         load_model_config)
 from mmdet_fasternet.apis.numerics import (detection_error, max_relative_error,
                                            pair_detections)
+from mmdet_fasternet.apis.onnx_export import check_dynamic_input
 from mmdet_fasternet.apis.onnx_export import export as export_onnx
 from mmdet_fasternet.apis.time_breakdown import TIME_PARTS
 from mmdet_fasternet.errors import ToolError
@@ -139,7 +140,7 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
                 'onnxruntime')
     args = [
         TOOLS / 'benchmark.py', '--arch', 't0', '--parts', 'backbone',
-        'retinanet', '--settings', *settings, '--shape', '64', '96', '--runs',
+        'retinanet', '--settings', *settings, '--shape', '64', '160', '--runs',
         '2', '--warmup', '1', '--breakdown', '--breakdown-runs', '1', '--json',
         'bench.json', '--plot', 'bench.png'
     ]
@@ -155,9 +156,9 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
                          for s in settings}
     backbone = rows[('backbone', 'deploy')]
     assert set(backbone['ms']) == {
-        'FasterNet-T0', 'ResNet-50', '1x1 conv 40->80 @16x24',
-        '1x1 conv 80->160 @8x12', '1x1 conv 160->320 @4x6',
-        '1x1 conv 320->640 @2x3'
+        'FasterNet-T0', 'ResNet-50', '1x1 conv 40->80 @16x40',
+        '1x1 conv 80->160 @8x20', '1x1 conv 160->320 @4x10',
+        '1x1 conv 320->640 @2x5'
     }
     assert backbone['peak_gflops'] == max(
         v for k, v in backbone['gflops'].items() if k.startswith('1x1'))
@@ -297,6 +298,32 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
     assert 'do not fit this config' in line
     assert not (tmp_path / 'a.onnx').exists()
     assert not (tmp_path / 'b.onnx').exists()
+
+
+@pytest.mark.parametrize('height,width,refused', [(96, 128, True),
+                                                  ('height', 'width', False)])
+def test_onnx_export_refuses_a_graph_fixed_to_the_traced_size(
+        height, width, refused):
+    """torch's exporter falls back to a static graph where tracing had to
+    specialise the size (RetinaNet traced at 96x128, where P7 is 1x1):
+    such a file fails at every other size, so it is refused by name."""
+    image = onnx.helper.make_tensor_value_info('image', onnx.TensorProto.FLOAT,
+                                               [1, 3, height, width])
+    out = onnx.helper.make_tensor_value_info('out', onnx.TensorProto.FLOAT,
+                                             [1, 3, height, width])
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node('Identity', ['image'], ['out'])], 'g', [image],
+        [out])
+    model = onnx.helper.make_model(graph)
+    if not refused:
+        check_dynamic_input(model, (96, 128), 'x.onnx')
+        return
+    with pytest.raises(ToolError) as error:
+        check_dynamic_input(model, (96, 128), 'x.onnx')
+    assert str(error.value) == (
+        'x.onnx: traced at 96x128, the graph is fixed to that size (the '
+        'coarsest feature map is down to one pixel); export at a larger '
+        '--shape, e.g. the default 320 512.')
 
 
 def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
