@@ -4,7 +4,7 @@ Importing this package (the configs' ``custom_imports`` do) registers
 ``FasterNet``, the demo's ``SyntheticShapesDataset`` and the safeguard
 hooks in mmdet's registries, lets torch's weights-only loading read the
 checkpoints mmengine writes, and applies the few changes to mmengine and
-torch behaviour listed in ``patches.py``.
+torch behaviour listed in ``patches/``.
 """
 # First, before mmengine is imported (see the module).
 from . import upstream_warnings  # noqa: F401  isort: skip
@@ -16,7 +16,6 @@ from .datasets import SyntheticShapesDataset
 from .models import ARCH_SETTINGS, FasterNet
 from .models.pretrained import load_pretrained
 from .patches import apply_patches
-from .safe_loading import allow_mmengine_checkpoint_globals
 
 __version__ = '0.1.0'
 __all__ = [
@@ -25,4 +24,3 @@ __all__ = [
 ]
 
 apply_patches()
-allow_mmengine_checkpoint_globals()
