@@ -36,6 +36,10 @@ class UnknownArgumentError(ConfigError, TypeError):
     """A config gives a component an argument it does not take."""
 
 
+class UnsupportedTorchError(UserError, ImportError):
+    """The installed torch is older than this package needs."""
+
+
 def require_file(path: str, what: str) -> None:
     """``what`` (e.g. 'config file') must exist as a file."""
     if not osp.isfile(path):

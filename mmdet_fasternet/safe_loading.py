@@ -2,90 +2,24 @@
 
 Pickles are read with ``weights_only=True`` and safetensors without pickle
 at all; URLs are downloaded once into torch's hub cache (mmengine's too).
-
-torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine
-0.10.7's checkpoints pickle a ``HistoryBuffer`` and numpy arrays in their
-``message_hub``. Allow-listing exactly those types keeps the safety on for
-everything else. The buffer pickles its statistics methods as
-``getattr(HistoryBuffer, 'mean')``; instead of allowing ``builtins.getattr``
-(attribute access to anything a file can name), a stand-in answers only
-those lookups.
+What mmengine's own checkpoints pickle besides tensors is allow-listed in
+``patches/mmengine.py``.
 """
 import os
 import os.path as osp
 import pickle
 import re
 import zipfile
-from typing import Any, List
+from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlparse
 
-import numpy as np
 import torch
 from mmengine.dist import barrier, get_dist_info, get_local_rank
 from mmengine.logging import print_log
-from mmengine.logging.history_buffer import HistoryBuffer
 
 from .checkpoint_files import checkpoint_problem, is_safetensors_file
 from .errors import CheckpointError
-
-# False where this torch cannot allow-list all that mmengine writes.
-ALLOW_LIST_COMPLETE = True
-# HistoryBuffer fills its registry of statistics lazily, on first use; a
-# fresh process that loads a checkpoint has not used one yet.
-DEFAULT_STATISTICS = frozenset(('min', 'max', 'current', 'mean'))
-
-
-def history_buffer_getattr(obj: Any, name: str) -> Any:
-    """``getattr`` restricted to HistoryBuffer's statistics methods."""
-    allowed = DEFAULT_STATISTICS.union(HistoryBuffer._statistics_methods)
-    if obj is HistoryBuffer and name in allowed:
-        return getattr(HistoryBuffer, name)
-    raise pickle.UnpicklingError(
-        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: '
-        f'only HistoryBuffer statistics methods are allowed')
-
-
-def _numpy_globals() -> List[Any]:
-    multiarray = np._core.multiarray if hasattr(
-        np, '_core') else np.core.multiarray
-    entries: List[Any] = [np.dtype, np.ndarray]
-    # Files written with numpy 1.x name numpy.core, numpy 2.x numpy._core.
-    for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        entries.append((multiarray._reconstruct, f'{module}._reconstruct'))
-        entries.append((multiarray.scalar, f'{module}.scalar'))
-    dtypes = getattr(np, 'dtypes', None)
-    if dtypes is not None:
-        entries += [
-            getattr(dtypes, name) for name in dir(dtypes) if
-            name.endswith('DType') and isinstance(getattr(dtypes, name), type)
-        ]
-    return entries
-
-
-def allow_mmengine_checkpoint_globals() -> None:
-    """Register the allow-list with torch (idempotent).
-
-    torch < 2.4 has no allow-list; torch < 2.6 cannot bind a name to a
-    stand-in, so there getattr and the numpy.core aliases stay refused
-    (such loads fail loudly, see ``refusal``).
-    """
-    global ALLOW_LIST_COMPLETE
-    if not hasattr(torch.serialization, 'add_safe_globals'):
-        ALLOW_LIST_COMPLETE = False
-        return
-    entries = [
-        HistoryBuffer,
-        bytes,  # protocol-2 pickles of empty numpy arrays (unused buffers)
-        (history_buffer_getattr, 'builtins.getattr'),
-        *_numpy_globals(),
-    ]
-    try:
-        torch.serialization.add_safe_globals(entries)
-    except TypeError:  # torch < 2.6: no (object, name) pairs
-        ALLOW_LIST_COMPLETE = False
-        torch.serialization.add_safe_globals(
-            [e for e in entries if not isinstance(e, tuple)])
 
 
 def download_cached(url: str) -> str:
@@ -142,8 +76,7 @@ def check_checkpoint_file(path: str,
     if problem:
         raise CheckpointError(f'{what} {path!r} cannot be loaded: '
                               f'{problem}. Nothing was loaded.{hint}')
-    if zipfile.is_zipfile(path) and hasattr(
-            torch.serialization, 'get_unsafe_globals_in_checkpoint'):
+    if zipfile.is_zipfile(path):
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
         if unsafe:
             raise refusal(what, path, ', '.join(unsafe))
@@ -152,16 +85,12 @@ def check_checkpoint_file(path: str,
 def refusal(what: str, path: str, needs: str) -> CheckpointError:
     """The one answer to a file that would run code (never a hint to turn
     the check off)."""
-    old_torch = '' if ALLOW_LIST_COMPLETE else (
-        f' torch {torch.__version__} cannot allow-list all that mmengine '
-        f'writes, so its own training checkpoints are refused as well: '
-        f'torch >= 2.6 loads them.')
     return CheckpointError(
         f'refusing to load {what} {path!r}: unpickling it needs {needs}, '
         f'which weights-only loading does not allow. The file was not '
         f'loaded and nothing in it ran. Get the weights from a source you '
         f'trust, or save them as a state dict of tensors (.pth or '
-        f'.safetensors) where they were made.{old_torch}')
+        f'.safetensors) where they were made.')
 
 
 def read_checkpoint(source: str, map_location: Any = 'cpu') -> object:

@@ -2,7 +2,8 @@
 
 ``models/``, ``datasets/`` and the small cross-cutting modules import
 nothing from the run-time layers (``engine/``, ``apis/``); ``engine/``
-nothing from ``apis/``; and no module imports one that imports it back.
+nothing from ``apis/``; ``patches/`` no layer at all; and no module
+imports one that imports it back.
 Tools and tests import the package, never a script.
 """
 import ast
@@ -58,6 +59,14 @@ def test_lower_layers_never_import_higher_ones():
     wrong += [(m, i) for m, imports in import_graph().items() for i in imports
               if not layer(m) and m != PACKAGE.name and layer(i) in ('apis',
                                                                      'engine')]
+    assert not wrong, wrong
+
+
+def test_patches_import_no_layer():
+    """The register of upstream internals sits below every layer, so that
+    any module, ``ops/`` included, can use it."""
+    wrong = [(m, i) for m, imports in import_graph().items() for i in imports
+             if m.startswith(f'{PACKAGE.name}.patches') and layer(i)]
     assert not wrong, wrong
 
 

@@ -1,6 +1,10 @@
-"""Every private symbol of mmengine, mmdet or torch this package relies on
-still exists: an upgrade that renames one fails here, by name."""
+"""Every private upstream symbol this package relies on still exists (an
+upgrade that renames one fails here, by name), and none is used outside
+``patches/``."""
+import ast
 import importlib
+from pathlib import Path
+from typing import List
 
 import pytest
 import torch
@@ -9,6 +13,14 @@ from mmengine.model import ImgDataPreprocessor
 
 import mmdet_fasternet
 from mmdet_fasternet import patches
+
+ROOT = Path(__file__).resolve().parents[1]
+UPSTREAMS = {
+    'mmcv', 'mmdet', 'mmengine', 'numpy', 'onnx', 'onnxruntime', 'onnxscript',
+    'torch', 'torchvision'
+}
+# Symbols that exist once another package is imported, and that package.
+REQUIRES = {'torch.ops.torchvision': 'torchvision'}
 
 # Symbols that are instance attributes: how to get an instance.
 INSTANCES = {
@@ -41,11 +53,15 @@ def resolve(dotted: str) -> object:
 
 @pytest.mark.parametrize('symbol', sorted(patches.UPSTREAM_SYMBOLS))
 def test_upstream_symbol_exists(symbol):
+    for prefix, package in REQUIRES.items():
+        if symbol.startswith(prefix + '.'):
+            pytest.importorskip(package)
     try:
         resolve(symbol)
     except (AttributeError, ImportError) as exc:
         pytest.fail(f'{symbol} is gone ({exc}); it is used because: '
-                    f'{patches.UPSTREAM_SYMBOLS[symbol]}. See patches.py.')
+                    f'{patches.UPSTREAM_SYMBOLS[symbol]}. See '
+                    f'mmdet_fasternet/patches/.')
 
 
 def test_apply_patches_is_idempotent_and_applied_on_import():
@@ -56,3 +72,61 @@ def test_apply_patches_is_idempotent_and_applied_on_import():
     assert mmengine_checkpoint.load_from_http is load_from_http_weights_only
     loaders = mmengine_checkpoint.CheckpointLoader._schemes
     assert loaders['https://'] is load_from_http_weights_only
+
+
+def is_private(name: str) -> bool:
+    return name.startswith('_') and not name.endswith('__')
+
+
+def root_name(node: ast.expr) -> str:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ''
+
+
+def private_upstream_uses(path: Path) -> List[str]:
+    """Private attributes of upstream modules and of what is imported from
+    them (``torch.ops.mkldnn._x``, ``from m import _X``, ``getattr(torch,
+    '_x')``); a private attribute of an object passed in is not seen."""
+    tree = ast.parse(path.read_text())
+    upstream_names, found = set(), []
+    for node in ast.walk(tree):
+        imported = []
+        if isinstance(node, ast.Import):
+            imported = [(a.name, a.asname or a.name.split('.')[0])
+                        for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            imported = [(f'{node.module}.{a.name}', a.asname or a.name)
+                        for a in node.names]
+        for dotted, bound in imported:
+            if dotted.split('.')[0] in UPSTREAMS:
+                upstream_names.add(bound)
+                if any(is_private(part) for part in dotted.split('.')):
+                    found.append(dotted)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and is_private(node.attr)
+                and root_name(node) in upstream_names):
+            found.append(ast.unparse(node))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ('getattr', 'hasattr', 'setattr')
+              and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+              and is_private(str(node.args[1].value))
+              and root_name(node.args[0]) in upstream_names):
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_no_private_upstream_attribute_outside_patches():
+    package = ROOT / 'mmdet_fasternet'
+    files = [
+        p for folder in (package, ROOT / 'tools', ROOT / 'configs')
+        for p in folder.rglob('*.py') if package / 'patches' not in p.parents
+    ]
+    assert len(files) > 50
+    found = {
+        str(p.relative_to(ROOT)): private_upstream_uses(p)
+        for p in files if private_upstream_uses(p)
+    }
+    assert not found, (f'private upstream symbols used outside patches/ '
+                       f'(register them in patches/register.py and reach '
+                       f'them through patches/): {found}')

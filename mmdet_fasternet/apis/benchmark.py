@@ -26,12 +26,12 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
-from ..datasets.metainfo import config_metainfo
 from ..errors import ToolError, refuse_overwrite
+from ..metainfo import config_metainfo
 from ..models import ARCH_SETTINGS
 from ..models.deploy import deploy_model
 from ..models.onnx_detector import onnx_providers, onnx_session, use_onnx_file
-from ..patches import image_preprocessing
+from ..patches.mmengine import image_preprocessing
 from .cli import check_device, check_shape
 from .flops import build_detector, complexity, load_model_config
 from .numerics import max_relative_error

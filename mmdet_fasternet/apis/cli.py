@@ -8,7 +8,7 @@ import torch
 
 from ..engine.distributed import release_process_group
 from ..errors import ToolError, UserError
-from ..patches import ConfigOptionsAction
+from ..patches.mmengine import ConfigOptionsAction
 
 
 def run_cli(main: Callable[[], None]) -> int:

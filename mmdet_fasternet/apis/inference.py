@@ -1,9 +1,10 @@
 """tools/demo.py: a detector's predictions drawn on images.
 
 Runs mmdet's DetInferencer (weights read weights-only and strictly, see
-``patches.SafeDetInferencer``) on one image or every image of a folder and
-draws with its DetLocalVisualizer; one picture per input goes to the output
-folder under the input's name, and one line per image says what was kept.
+``patches.mmdet.SafeDetInferencer``) on one image or every image of a
+folder and draws with its DetLocalVisualizer; one picture per input goes
+to the output folder under the input's name, and one line per image says
+what was kept.
 """
 import argparse
 import os
@@ -20,7 +21,7 @@ from torch import nn
 from ..errors import ToolError, require_file
 from ..models.checkpoint_fit import load_state_strictly
 from ..models.onnx_detector import use_onnx_file
-from ..patches import SafeDetInferencer
+from ..patches.mmdet import SafeDetInferencer
 from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_device
 

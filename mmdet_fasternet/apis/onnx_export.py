@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from ..datasets.metainfo import config_metainfo
 from ..errors import ToolError, refuse_overwrite
+from ..metainfo import config_metainfo
 from ..models.checkpoint_fit import load_state_strictly
 from ..models.deploy import deploy_model
 from ..models.detector_graph import DetectorGraph

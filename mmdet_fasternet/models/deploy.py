@@ -18,19 +18,19 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
-from torch.nn.modules.batchnorm import _BatchNorm, _NormBase
 
 from ..errors import ConfigError
-from ..patches import has_forward_hooks
+from ..patches.torch_numpy import (batch_norm_base, has_forward_hooks,
+                                   onednn_bf16_supported, onednn_conv1x1,
+                                   onednn_conv1x1_add, onednn_fusion_available,
+                                   running_stats_norm_base)
 
-ONEDNN_FUSION = (
-    torch.backends.mkldnn.is_available()
-    and hasattr(torch.ops.mkldnn, '_convolution_pointwise'))
-_ONE_BY_ONE = ([0, 0], [1, 1], [1, 1], 1)  # padding, stride, dilation, groups
+ONEDNN_FUSION = onednn_fusion_available()
 
 
-def fold_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
-    """A conv with bias that computes ``bn(conv(x))`` of an eval-mode BN."""
+def fold_bn(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
+    """A conv with bias that computes ``bn(conv(x))`` of an eval-mode
+    BatchNorm ``bn``."""
     with torch.no_grad():
         scale = torch.rsqrt(bn.running_var.double() + bn.eps)
         shift = -bn.running_mean.double() * scale
@@ -71,8 +71,7 @@ def _onednn_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return (ONEDNN_FUSION and x.device.type == 'cpu'
             and x.dtype == weight.dtype
             and (x.dtype == torch.float32 or
-                 (x.dtype == torch.bfloat16
-                  and torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+                 (x.dtype == torch.bfloat16 and onednn_bf16_supported()))
             and not (torch.is_grad_enabled() and
                      (x.requires_grad or weight.requires_grad))
             and not torch.jit.is_tracing() and not torch.jit.is_scripting()
@@ -82,9 +81,10 @@ def _onednn_applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 def check_foldable(module: nn.Module) -> None:
     """Refuse, in one line, norms that cannot be folded into a conv."""
+    norms = (running_stats_norm_base(), nn.GroupNorm, nn.LayerNorm)
     for name, m in module.named_modules():
-        if isinstance(m, (_NormBase, nn.GroupNorm, nn.LayerNorm)) and not (
-                isinstance(m, _BatchNorm) and m.running_var is not None):
+        if isinstance(m, norms) and not (isinstance(m, batch_norm_base())
+                                         and m.running_var is not None):
             raise ConfigError(
                 f'deploy mode folds BatchNorm layers with running statistics '
                 f'into the convs; {name!r} is {m!r}. Evaluate this model '
@@ -116,16 +116,9 @@ class FusedBlock(nn.Module):
                 x, self.expand.weight):
             return x + self.project(self.act(self.expand(mixed)))
         attr, algorithm = self.onednn_act
-        hidden = torch.ops.mkldnn._convolution_pointwise(
-            mixed, self.expand.weight, self.expand.bias, *_ONE_BY_ONE, attr,
-            [], algorithm)
-        if inplace:
-            return torch.ops.mkldnn._convolution_pointwise_.binary(
-                x, hidden, self.project.weight, None, *_ONE_BY_ONE, 'add', 1.0,
-                None, [], None)
-        return torch.ops.mkldnn._convolution_pointwise.binary(
-            hidden, x, self.project.weight, None, *_ONE_BY_ONE, 'add', 1.0,
-            None, [], None)
+        hidden = onednn_conv1x1(mixed, self.expand.weight, self.expand.bias,
+                                attr, algorithm)
+        return onednn_conv1x1_add(hidden, x, self.project.weight, inplace)
 
 
 class FusedStage(nn.Sequential):

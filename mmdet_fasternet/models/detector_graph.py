@@ -22,7 +22,8 @@ from mmdet.models.task_modules.prior_generators import AnchorGenerator
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..patches import image_preprocessing
+from ..patches.mmengine import image_preprocessing
+from ..patches.torch_numpy import tell_exporter
 
 
 @torch.library.custom_op('fasternet::batched_nms', mutates_args=())
@@ -217,7 +218,7 @@ class DetectorGraph(nn.Module):
         if torch.compiler.is_exporting():
             # For the tracer, which cannot decide delta2bbox's shortcut for
             # no boxes: its general path gives the same (empty) result.
-            torch._check(keep.shape[0] > 0)
+            tell_exporter(keep.shape[0] > 0)
         return boxes[keep]
 
     @staticmethod

@@ -17,9 +17,9 @@ from mmcv.cnn.bricks import DropPath
 from mmcv.ops import SyncBatchNorm as MMSyncBN
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import CheckpointError, ConfigError, UnknownArgumentError
+from ..patches.torch_numpy import batch_norm_base
 from .deploy import FusedBlock, FusedStage, check_foldable, fold_bn
 from .pretrained import load_pretrained
 from .variants import NUM_STAGES, is_int, resolve_arch
@@ -27,7 +27,7 @@ from .variants import NUM_STAGES, is_int, resolve_arch
 RESNET_ONLY_KEYS = {'depth', 'num_stages', 'style', 'strides', 'dilations'}
 # Every batch norm a norm_cfg can build: BN and torch's SyncBN are
 # _BatchNorms, mmcv's MMSyncBN is not.
-BATCH_NORMS = (_BatchNorm, MMSyncBN)
+BATCH_NORMS = (batch_norm_base(), MMSyncBN)
 
 
 class PartialConv(nn.Module):

@@ -18,8 +18,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 
-from ..datasets.metainfo import config_metainfo
 from ..errors import CheckpointError, ConfigError, ToolError, require_file
+from ..metainfo import config_metainfo
 
 
 def onnx_providers(device: Optional[str] = None) -> List:

@@ -11,7 +11,8 @@ computing something else. It is installed only when the compiled module
 cannot be imported; with full mmcv nothing is replaced.
 
 This module imports neither mmcv.ops nor mmdet: ``mmdet_fasternet``
-installs the stand-in before anything imports them.
+installs the stand-in before anything imports them. The private names
+it relies on are in ``patches/mmcv.py``.
 """
 import contextlib
 import importlib
@@ -23,6 +24,8 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import torch
 from torch import Tensor
 
+from ..patches.mmcv import EXT_NAME, install_ext
+from ..patches.torch_numpy import torchvision_roi_align_backward
 from .errors import missing_op_error
 from .focal_loss import sigmoid_focal_loss_backward, sigmoid_focal_loss_forward
 from .nms import nms_cpu
@@ -30,7 +33,6 @@ from .roi_align import roi_align_backward as roi_align_backward_cpu
 from .roi_align import roi_align_forward as roi_align_forward_cpu
 from .torchvision_kernels import use_torchvision
 
-EXT_NAME = 'mmcv._ext'
 LITE = 'mmcv-lite has no compiled mmcv._ext'
 STAND_IN_ORIGIN = 'mmdet_fasternet.ops (stand-in for mmcv._ext)'
 
@@ -96,10 +98,9 @@ def roi_align_backward(grad_output: Tensor, rois: Tensor, argmax_y: Tensor,
     ops = use_torchvision(grad_output)
     if ops is not None and pool_mode == 1:
         batch, channels, height, width = grad_input.shape
-        grad_input += ops._roi_align_backward(grad_output, rois, spatial_scale,
-                                              aligned_height, aligned_width,
-                                              batch, channels, height, width,
-                                              sampling_ratio, aligned)
+        grad_input += torchvision_roi_align_backward()(
+            grad_output, rois, spatial_scale, aligned_height, aligned_width,
+            batch, channels, height, width, sampling_ratio, aligned)
         return
     with one_thread(grad_output):
         roi_align_backward_cpu(grad_output, rois, argmax_y, argmax_x,
@@ -192,8 +193,7 @@ def install_extension() -> bool:
     if EXT_NAME not in sys.modules:
         reason = compiled_extension_error()
         if reason is not None and EXT_NAME not in sys.modules:
-            sys.modules[EXT_NAME] = stand_in(reason)
-            sys.modules['mmcv']._ext = sys.modules[EXT_NAME]
+            install_ext(stand_in(reason))
     return is_stand_in()
 
 

@@ -13,13 +13,15 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ..patches.torch_numpy import torchvision_roi_align_backward
+
 
 def torchvision_ops() -> Optional[object]:
     """``torch.ops.torchvision`` if its nms and roi_align kernels load."""
     try:
         import torchvision  # noqa: F401
         ops = torch.ops.torchvision
-        ops.nms, ops.roi_align, ops._roi_align_backward
+        ops.nms, ops.roi_align, torchvision_roi_align_backward()
     except (ImportError, RuntimeError, AttributeError):
         return None
     return ops

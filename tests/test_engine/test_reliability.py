@@ -34,7 +34,7 @@ from mmdet_fasternet.engine.hooks import EpochSeedHook, NonFiniteLossHook
 from mmdet_fasternet.engine.hooks.atomic_checkpoint_hook import (
     ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend)
 from mmdet_fasternet.errors import CheckpointError, ToolError, TrainingError
-from mmdet_fasternet.patches import ConfigOptionsAction
+from mmdet_fasternet.patches.mmengine import ConfigOptionsAction
 
 # Paths with a space and both quotes: the tools take them without a shell.
 ODD_NAME = 'it\'s a "dir"'

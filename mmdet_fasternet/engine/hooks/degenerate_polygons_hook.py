@@ -9,7 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from ...datasets.annotation_audit import drop_degenerate_polygons
-from ...patches import coco_ground_truth
+from ...patches.mmdet import coco_ground_truth
 
 
 @HOOKS.register_module()

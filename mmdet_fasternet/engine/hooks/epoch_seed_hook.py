@@ -17,7 +17,7 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
-from ...patches import restart_persistent_workers
+from ...patches.torch_numpy import restart_persistent_workers
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
