@@ -11,12 +11,12 @@ runs, not on import, so the package still imports after such an upgrade
 ``_BatchNorm``, which mmcv imports too, are read on import).
 ``apply_patches`` runs once when ``mmdet_fasternet`` is imported.
 
-``mmdet.py`` is not imported here: it imports ``mmdet.apis`` (and so
-``mmcv.ops``), while ``ops/extension.py`` imports ``mmcv.py`` before
-mmcv's ops may load.
+Only the register is imported here: ``ops/`` imports ``mmcv.py`` and
+``torch_numpy.py`` before mmcv's ops may load, and must stay importable
+with torch alone (``tests/test_ops/check_cuda.py`` runs on a GPU machine
+without mmengine); ``mmdet.py`` imports ``mmdet.apis`` (and so
+``mmcv.ops``).
 """
-from .mmengine import (allow_mmengine_checkpoint_globals,
-                       replace_checkpoint_loaders)
 from .register import UPSTREAM_SYMBOLS
 
 __all__ = ['UPSTREAM_SYMBOLS', 'apply_patches']
@@ -39,6 +39,9 @@ def apply_patches() -> None:
     if _applied:
         return
     import torch.distributed.nn  # noqa: F401
+
+    from .mmengine import (allow_mmengine_checkpoint_globals,
+                           replace_checkpoint_loaders)
     replace_checkpoint_loaders()
     allow_mmengine_checkpoint_globals()
     _applied = True
