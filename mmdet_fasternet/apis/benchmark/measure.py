@@ -31,6 +31,8 @@ def measure_inference(args: argparse.Namespace, device: torch.device,
 
 def measure_part(args: argparse.Namespace, part: str, device: torch.device,
                  progress: ProgressBar, folder: str) -> List[dict]:
+    """The rows of ``part``, one per setting; ``folder``: scratch space
+    for exported models and profiles."""
     rows = []
     contenders = pair_of_models(part, args.arch)
     flops = {
@@ -66,11 +68,8 @@ def measure_part(args: argparse.Namespace, part: str, device: torch.device,
             row['max_rel_error_vs_first_setting'] = max_relative_error(
                 outs, reference)
             peak_flops = {k: f for k, (_, f) in peak_convs.items()}
-            row.update(
-                peak_figures(row['ms'], {
-                    **flops,
-                    **peak_flops
-                }, peak_flops))
+            every_flops = {**flops, **peak_flops}
+            row.update(peak_figures(row['ms'], every_flops, peak_flops))
         elif args.breakdown:
             spent = {
                 label: r.breakdown(args.breakdown_runs)
