@@ -1,6 +1,6 @@
 """Shared by the whole suite, which mirrors the package: test_models/,
 test_datasets/, test_engine/, test_tools/; top level for configs, layout,
-patches and linters.
+patches, packaging and linters.
 
 Helpers that tests import live beside this file (pytest puts this folder
 on ``sys.path``): ``tool_runner`` runs the tools as a user would and

@@ -20,6 +20,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
 
+from ..config_files import find_config
 from ..datasets.annotation_audit import check_same_categories, coco_categories
 from ..datasets.audited_coco import AuditedCocoDataset, audited_splits
 from ..datasets.data_checks import check_dataset_paths, read_json
@@ -135,7 +136,7 @@ def config_text(args: argparse.Namespace, base: Config, out_dir: str,
         for split, ann, img in zip(SPLITS, (args.train_ann,
                                             args.val_ann), (args.train_img,
                                                             args.val_img)))
-    base_path = base_reference(args.base, out_dir)
+    base_path = base_reference(base.filename, out_dir)
     lines = [
         '# Written by tools/dataset_config.py: the base config adapted to '
         'the COCO-format',
@@ -183,10 +184,9 @@ def _check(path: str) -> None:
 def write_dataset_config(args: argparse.Namespace) -> None:
     """tools/dataset_config.py: write ``args.out``, a config of the base
     with the dataset's classes, paths and heads, checked on the data."""
-    require_file(args.base, 'base config')
     refuse_overwrite(args.out, 'output config')
     register_all_modules()
-    base = Config.fromfile(args.base)
+    base = Config.fromfile(find_config(args.base, 'base config'))
     ann = osp.join(args.data_root, args.train_ann)
     require_file(ann, 'train annotation file')
     categories = coco_categories(read_json(ann, '--train-ann'), ann)

@@ -28,7 +28,8 @@ from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
-from ..errors import ToolError, require_file
+from ..config_files import find_config
+from ..errors import ToolError
 from .cli import check_shape
 
 NUM_PROPOSALS = 1000
@@ -119,15 +120,15 @@ def complexity(model: nn.Module, shape: Tuple[int, int]) -> Complexity:
 
 
 def load_model_config(name: str) -> Config:
-    """A config file, or one shipped with mmdet (``mmdet::retinanet/...``)."""
+    """A config file, one shipped with this package (``find_config``), or
+    one shipped with mmdet (``mmdet::retinanet/...``)."""
     if name.startswith('mmdet::'):
         try:
             return get_config(name)
         except FileNotFoundError as exc:
             raise ToolError(f'{name!r} is not a config shipped with mmdet '
                             f'(look under mmdet/.mim/configs/).') from exc
-    require_file(name, 'config file')
-    return Config.fromfile(name)
+    return Config.fromfile(find_config(name))
 
 
 def build_detector(cfg: Config) -> BaseDetector:

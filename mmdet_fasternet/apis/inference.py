@@ -18,6 +18,7 @@ from mmdet.utils.misc import IMG_EXTENSIONS
 from mmengine.config import Config
 from torch import nn
 
+from ..config_files import find_config
 from ..errors import ToolError, require_file
 from ..models.checkpoint_fit import load_state_strictly
 from ..models.onnx_detector import use_onnx_file
@@ -123,7 +124,7 @@ def demo(args: argparse.Namespace) -> None:
         raise ToolError(f'--pred-score-thr must lie in [0, 1], got '
                         f'{args.pred_score_thr}.')
     images = list_images(args.inputs)
-    require_file(args.config, 'config file')
+    config = find_config(args.config)
     if args.weights and args.weights.endswith('.onnx'):
         require_file(args.weights, '--weights')
     elif args.weights:
@@ -131,7 +132,7 @@ def demo(args: argparse.Namespace) -> None:
     outs = output_paths(images, args.out_dir, args.force)
     device = pick_device(args.device)
 
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(config)
     inferencer = SafeDetInferencer(cfg, device,
                                    weights_loader(cfg, args.weights))
     classes = tuple(inferencer.model.dataset_meta.get('classes', ()))

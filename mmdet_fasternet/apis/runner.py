@@ -20,9 +20,10 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from ..checkpoint_files import is_safetensors_file, latest_complete_checkpoint
+from ..config_files import find_config
 from ..datasets.data_checks import check_dataset_paths, explain_data_error
 from ..engine.distributed import start_cpu_process_group
-from ..errors import ToolError, UserError, refuse_overwrite, require_file
+from ..errors import ToolError, UserError, refuse_overwrite
 from ..models.checkpoint_fit import not_resumable
 from ..models.onnx_detector import use_onnx_file
 from ..safe_loading import check_checkpoint_file
@@ -32,8 +33,7 @@ def load_config(args: argparse.Namespace) -> Config:
     """The config of ``args.config`` with the command line applied."""
     # Old launchers pass --local_rank; mmengine reads LOCAL_RANK.
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    require_file(args.config, 'config file')
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(find_config(args.config))
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher

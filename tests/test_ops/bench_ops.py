@@ -118,14 +118,15 @@ def cases(gen: torch.Generator) -> Dict[str, Callable[[], object]]:
 
 
 def detector_cases(arch: str) -> Dict[str, Callable[[], object]]:
-    from mmdet_fasternet.apis.benchmark import (CONFIGS, SETTINGS, image_batch,
+    from mmdet_fasternet.apis.benchmark import (SETTINGS, image_batch,
                                                 inference_step, pair_of_models,
                                                 training_step)
+    from mmdet_fasternet.config_files import find_config
     shape, device = (800, 1280), torch.device('cpu')
     label = f'FasterNet-{arch.upper()}'
     detector = pair_of_models('mask_rcnn', arch)[label].detector.eval()
     x = image_batch(shape, device, SETTINGS['eval'])
-    config = str(CONFIGS / f'mask_rcnn_fasternet_{arch}.py')
+    config = find_config(f'mask_rcnn_fasternet_{arch}.py')
     return {
         f'Mask R-CNN {label} 1280x800 predict (eval, threshold 0)':
         inference_step(detector, x, SETTINGS['eval'], device),

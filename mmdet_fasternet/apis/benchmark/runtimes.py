@@ -1,0 +1,57 @@
+"""How a setting's models run, one entry per runtime.
+
+A runtime turns one model of one row (a ``Case``) into a ``Runner``; a new
+runtime is a module with its runner and one entry in ``RUNTIMES``, named by
+the ``Setting``s that use it.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, Optional, Protocol, Sequence
+
+import torch
+
+from .onnxruntime_runtime import OnnxRunner, check_onnxruntime
+from .settings import SETTINGS, Case
+from .torch_runtime import TorchRunner
+
+
+class Runner(Protocol):
+    """One model of one row, ready to time."""
+
+    def __call__(self) -> object:
+        """One batch-1 forward, synchronised: what is timed."""
+
+    def features(self) -> Sequence[torch.Tensor]:
+        """A backbone's outputs, for the error against the first setting."""
+
+    def breakdown(self, runs: int) -> Optional[Dict[str, float]]:
+        """A detector's ms by part over ``runs`` profiled runs; None where
+        this runtime cannot tell."""
+
+
+def usable_anywhere(device: torch.device) -> None:
+    """A runtime that needs nothing beyond torch."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """``runner`` builds a case's runner; ``check`` refuses, in one line, a
+    device or installation the runtime cannot use, before any model is
+    built."""
+    runner: Callable[[Case], Runner]
+    check: Callable[[torch.device], None] = usable_anywhere
+
+
+RUNTIMES: Dict[str, Runtime] = {
+    'torch': Runtime(TorchRunner),
+    'onnxruntime': Runtime(OnnxRunner, check_onnxruntime),
+}
+
+
+def check_runtimes(settings: Iterable[str], device: torch.device) -> None:
+    """Each runtime the ``settings`` use can run on ``device``."""
+    for name in dict.fromkeys(SETTINGS[s].runtime for s in settings):
+        RUNTIMES[name].check(device)
+
+
+def runner(case: Case) -> Runner:
+    return RUNTIMES[case.setting.runtime].runner(case)
