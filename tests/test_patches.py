@@ -3,6 +3,7 @@ upgrade that renames one fails here, by name), and none is used outside
 ``patches/``."""
 import ast
 import importlib
+import sys
 from pathlib import Path
 from typing import List
 
@@ -10,11 +11,11 @@ import pytest
 import torch
 from mmdet.evaluation import CocoMetric
 from mmengine.model import ImgDataPreprocessor
+from tool_runner import ROOT, describe, run_tool
 
 import mmdet_fasternet
 from mmdet_fasternet import patches
 
-ROOT = Path(__file__).resolve().parents[1]
 UPSTREAMS = {
     'mmcv', 'mmdet', 'mmengine', 'numpy', 'onnx', 'onnxruntime', 'onnxscript',
     'torch', 'torchvision'
@@ -64,6 +65,30 @@ def test_upstream_symbol_exists(symbol):
                     f'mmdet_fasternet/patches/.')
 
 
+# In a fresh interpreter: mmengine's loaders until the package is imported,
+# ours from then on, whatever else calls apply_patches() afterwards.
+PATCHED_ON_IMPORT = '''
+from mmengine.runner import checkpoint
+
+
+def loaders():
+    schemes = checkpoint.CheckpointLoader._schemes
+    return [checkpoint.load_from_http, schemes['https://'], schemes['']]
+
+
+before = loaders()
+import mmdet_fasternet
+from mmdet_fasternet.safe_loading import (load_from_http_weights_only,
+                                          load_from_local_weights_only)
+ours = [load_from_http_weights_only] * 2 + [load_from_local_weights_only]
+assert not any(a is b for a, b in zip(before, ours)), before
+for _ in range(2):
+    assert all(a is b for a, b in zip(loaders(), ours)), loaders()
+    mmdet_fasternet.patches.apply_patches()
+print('patched on import')
+'''
+
+
 def test_apply_patches_is_idempotent_and_applied_on_import():
     import mmengine.runner.checkpoint as mmengine_checkpoint
 
@@ -72,6 +97,9 @@ def test_apply_patches_is_idempotent_and_applied_on_import():
     assert mmengine_checkpoint.load_from_http is load_from_http_weights_only
     loaders = mmengine_checkpoint.CheckpointLoader._schemes
     assert loaders['https://'] is load_from_http_weights_only
+    result = run_tool([sys.executable, '-c', PATCHED_ON_IMPORT], ROOT)
+    assert result.returncode == 0, describe(result)
+    assert result.stdout == 'patched on import\n'
 
 
 def is_private(name: str) -> bool:

@@ -85,5 +85,8 @@ def test_degenerate_polygons_leave_bbox_map_to_pycocotools(
     result = metric.compute_metrics(metric.results)
     assert result['bbox_mAP'] == pytest.approx(round(expected, 3))
     assert np.isfinite(result['segm_mAP'])  # pycocotools took the masks
+    # Object 2 is now outlined by its box, as its detection's mask is: any
+    # other outline (its 4 numbers taken as x, y, w, h, say) scores lower.
+    assert result['segm_mAP'] == result['bbox_mAP']
     # The file itself is never edited.
     assert json.loads(ann_file.read_text()) == GROUND_TRUTH

@@ -1,6 +1,9 @@
 """mmdet's own tools/train.py and tools/test.py (from the installed wheel)
 with our configs get every safeguard: they are hooks the configs declare."""
 
+import re
+from typing import Dict, List
+
 import pytest
 import torch
 from tool_runner import (MASK_DEMO, MMDET_TOOLS, describe,
@@ -10,8 +13,15 @@ from tool_runner import (MASK_DEMO, MMDET_TOOLS, describe,
 
 from mmdet_fasternet.checkpoint_files import checkpoint_problem
 
-SAFEGUARDS = ('AtomicCheckpointHook', 'NonFiniteLossHook', 'EpochSeedHook',
-              'DegeneratePolygonsHook', 'MetricsSummaryHook')
+# Each safeguard and a stage of the Runner where it acts.
+SAFEGUARDS = dict(
+    AtomicCheckpointHook='after_train_epoch',
+    NonFiniteLossHook='after_train_iter',
+    EpochSeedHook='before_train_epoch',
+    DegeneratePolygonsHook='before_test',
+    MetricsSummaryHook='after_train')
+# What a checkpoint save killed before this run would have left.
+STALE = '.epoch_2.pth.0123456789abcdef.tmp'
 
 
 def mmdet_train(work, data, *extra):
@@ -23,9 +33,21 @@ def weights(path):
     return torch.load(path, weights_only=True)['state_dict']
 
 
+def hooks_by_stage(log: str) -> Dict[str, List[str]]:
+    """The hooks the Runner holds, by stage, from the table it logs (the
+    config it also logs names every hook, held or not)."""
+    table = log.split('Hooks will be executed in the following order:', 1)[1]
+    stages: Dict[str, List[str]] = {}
+    for stage, lines in re.findall(r'^(\w+):\n((?:\(.*\n)+) -+ ', table, re.M):
+        stages.setdefault(stage, re.findall(r'^\(\w+ *\) (\w+)', lines, re.M))
+    return stages
+
+
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
     root = tmp_path_factory.mktemp('mmdet_train')
+    (root / 'work').mkdir()
+    (root / 'work' / STALE).write_bytes(b'partial')
     result = run_tool(mmdet_train(root / 'work', root / 'data'), root)
     assert result.returncode == 0, describe(result)
     return root, result
@@ -35,8 +57,12 @@ def uninterrupted(tmp_path_factory):
 def test_mmdet_train_runs_every_safeguard(uninterrupted):
     root, result = uninterrupted
     log = result.stdout + result.stderr
-    for hook in SAFEGUARDS:
-        assert hook in log, hook  # mmengine's table of hooks
+    held = hooks_by_stage(log)  # mmengine's table of hooks
+    for hook, stage in SAFEGUARDS.items():
+        assert hook in held[stage], hook
+    # What they did in this run: their own lines, and the atomic saves
+    # cleared the leftover of a killed save.
+    assert 'the training data workers restart every epoch' in log
     assert f"checkpoints and logs: {root / 'work'}" in result.stdout
     assert not list((root / 'work').glob('.*.tmp'))
 

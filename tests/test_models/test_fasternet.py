@@ -8,6 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_fasternet import ARCH_SETTINGS, FasterNet
 from mmdet_fasternet.errors import ConfigError
+from mmdet_fasternet.models.fasternet import FasterNetBlock
 
 # Parameters with all four output norms, from the issue (millions, 2 d.p.).
 PUBLISHED_PARAMS_M = dict(
@@ -114,11 +115,27 @@ def test_custom_arch_dict_matches_reference():
 
 
 def test_training_does_not_change_the_shortcut_input():
+    """PConv writes none of its block's input, which is also the block's
+    shortcut (nor the image)."""
     model = FasterNet(arch='t0', drop_path_rate=0.0).train()
+    blocks = [m for m in model.modules() if isinstance(m, FasterNetBlock)]
+    inputs, changed = {}, []
+
+    def keep_input(block, args):
+        inputs[block] = args[0].clone()
+
+    def compare_input(block, args, output):
+        changed.append(not torch.equal(args[0], inputs[block]))
+
+    for block in blocks:
+        block.register_forward_pre_hook(keep_input)
+        block.register_forward_hook(compare_input)
     x = torch.randn(2, 3, 64, 64)
     x_before = x.clone()
     model(x)
     torch.testing.assert_close(x, x_before, rtol=0, atol=0)
+    assert len(changed) == len(blocks) == sum(ARCH_SETTINGS['t0']['depths'])
+    assert not any(changed)
 
 
 def test_registered_in_mmdet_models():

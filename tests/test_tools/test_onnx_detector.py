@@ -2,18 +2,23 @@
 gives (boxes, scores, labels, pasted masks) at two input sizes, and
 ``tools/test.py`` evaluates the file like a checkpoint."""
 import json
+import pickle
 import re
 from pathlib import Path
+from typing import Callable
 
 import onnx
+import pycocotools.mask as mask_util
 import pytest
 import torch
 from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
 from same_detections import assert_same_detections
 from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, call,
                          describe, many_detections, metric_lines, run_tool,
                          tiny_shapes_options)
 
+from mmdet_fasternet.apis import time_breakdown
 from mmdet_fasternet.apis.benchmark import image_sample
 from mmdet_fasternet.apis.flops import load_model_config
 from mmdet_fasternet.apis.inference import demo
@@ -21,6 +26,7 @@ from mmdet_fasternet.apis.onnx_export import (ExportedPart, onnx_batched_nms,
                                               write_onnx)
 from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
                                                  onnx_node_parts,
+                                                 profiled_parts,
                                                  torch_breakdown)
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ConfigError, ToolError
@@ -139,18 +145,26 @@ def test_onnx_file_for_other_classes_is_refused(exported):
 def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
         tmp_path, capsys, mask_demo_export):
     _, ckpt, onnx_file = mask_demo_export
-    metrics = []
+    metrics, predictions = [], []
     for source in (ckpt, onnx_file):
+        out = tmp_path / f'{Path(source).stem}.pkl'
         result = run_tool([
             TOOLS / 'test.py', MASK_DEMO, source, '--work-dir',
-            tmp_path / Path(source).stem, '--cfg-options',
+            tmp_path / Path(source).stem, '--out', out, '--cfg-options',
             'model.test_cfg.rcnn.score_thr=0.0'
         ] + tiny_shapes_options(tmp_path / 'data'), tmp_path)
         assert result.returncode == 0, describe(result)
         metrics.append(metric_lines(result.stdout))
+        predictions.append(pickle.loads(out.read_bytes()))
     assert set(metrics[0]) == set(metrics[1]) and 'coco/segm_mAP' in metrics[0]
     for name, value in metrics[0].items():
         assert abs(metrics[1][name] - value) <= 0.01, name
+    # The mAPs of fresh weights are near 0 either way: what was evaluated is
+    # the same, the checkpoint's 100 detections per image, masks included.
+    for want, got in zip(*predictions):
+        want, got = (detections(p['pred_instances']) for p in (want, got))
+        assert len(want) == 100
+        assert_same_detections(got, want, box_atol=1e-2, score_atol=1e-4)
     # tools/demo.py draws the same detections from either file.
     image = next((tmp_path / 'data' / 'val' / 'images').iterdir())
     listed = []
@@ -167,6 +181,17 @@ def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
         listed.append(capsys.readouterr().out.split(': ',
                                                     1)[1].rsplit(' -> ', 1)[0])
     assert listed[0] == listed[1] and 'detections' in listed[0]
+    assert int(listed[0].split(' detections')[0]) > 0
+
+
+def detections(dumped: dict) -> InstanceData:
+    """A detection of ``tools/test.py --out``, its masks decoded."""
+    return InstanceData(
+        bboxes=dumped['bboxes'],
+        scores=dumped['scores'],
+        labels=dumped['labels'],
+        masks=torch.from_numpy(mask_util.decode(dumped['masks'])).permute(
+            2, 0, 1))
 
 
 class GroupedNms(torch.nn.Module):
@@ -212,13 +237,70 @@ def test_grouped_nms_in_onnxruntime_keeps_what_mmcv_keeps(tmp_path):
         assert torch.equal(torch.from_numpy(got), want)
 
 
+def assert_parts_within_total(spent: dict) -> None:
+    """Every part took time, none more than the whole; post-processing
+    (the rest) is what the measured parts left of the total."""
+    assert set(spent) == set(TIME_PARTS) | {'total'}
+    assert all(0 < spent[p] < spent['total'] for p in TIME_PARTS), spent
+    assert sum(spent[p] for p in TIME_PARTS) == pytest.approx(spent['total'])
+
+
+def test_profiled_parts_are_the_last_runs_node_times(tmp_path):
+    """An onnxruntime profile of a warm-up and two runs: each part is the
+    mean of its nodes' kernel times over the two runs, in ms, whatever
+    names onnxruntime gave the nodes it fused or re-laid out; the warm-up
+    and the session's own events are left out."""
+    node_parts = {'node_conv': 'backbone', 'fpn_add': 'neck'}
+    events = []
+    for run, scale in enumerate((1000, 1, 3)):  # a slow warm-up first
+        start = 10_000 * run
+        events.append(
+            dict(cat='Session', name='model_run', ts=start, dur=9_000))
+        for name, dur in (('conv', 400), ('fused fpn_add', 200),
+                          ('node_conv_nchwc', 100), ('Reorder/1', 50)):
+            events.append(
+                dict(
+                    cat='Node',
+                    name=f'{name}_kernel_time',
+                    ts=start + 1,
+                    dur=dur * scale))
+    profile = tmp_path / 'profile.json'
+    profile.write_text(json.dumps(events))
+    assert profiled_parts(str(profile), node_parts, 2) == pytest.approx({
+        'backbone':
+        1.0,
+        'neck':
+        0.4,
+        'heads':
+        0.0,
+        'post-processing':
+        0.1
+    })
+
+
+class FakeClock:
+    """perf_counter for the breakdown: time passes only when ``spend`` is
+    called, so each part's share is known exactly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def spend(self, seconds: float) -> Callable:
+        return lambda *args: setattr(self, 'now', self.now + seconds)
+
+
+# The cascade's own exports are checked above; its parts are the demo Mask
+# R-CNN's, with more heads.
 @pytest.mark.e2e
-def test_time_breakdown_of_an_exported_detector(exported, tmp_path):
+@pytest.mark.parametrize('exported', [MASK_DEMO, RETINA_DEMO], indirect=True)
+def test_time_breakdown_of_an_exported_detector(exported, tmp_path,
+                                                monkeypatch):
     """onnxruntime's profile, mapped back to the modules the exporter
     recorded: each part gets its nodes' time."""
     detector, path, config = exported
-    if config == CASCADE:
-        pytest.skip('the demo detectors suffice')
     parts = set(onnx_node_parts(str(path)).values())
     assert parts == {'backbone', 'neck', 'heads', 'post-processing'}
     runtime = onnx_detector(
@@ -233,9 +315,7 @@ def test_time_breakdown_of_an_exported_detector(exported, tmp_path):
         lambda: runtime([image], [image_sample((128, 160))]),
         runtime.session,
         runs=2)
-    assert set(spent) == set(TIME_PARTS) | {'total'}
-    assert all(spent[p] > 0 for p in ('backbone', 'neck', 'heads'))
-    assert sum(spent[p] for p in TIME_PARTS) == pytest.approx(spent['total'])
+    assert_parts_within_total(spent)
     # PyTorch, timed by forward hooks, gives the same parts (and leaves no
     # hook behind).
     x = torch.randn(1, 3, 128, 160)
@@ -245,10 +325,37 @@ def test_time_breakdown_of_an_exported_detector(exported, tmp_path):
             detector.predict(x, [image_sample((128, 160))])
 
     spent = torch_breakdown(detector, predict, 2, lambda: None)
-    assert all(spent[p] > 0 for p in ('backbone', 'neck', 'heads'))
-    assert sum(spent[p] for p in TIME_PARTS) == pytest.approx(spent['total'])
+    assert_parts_within_total(spent)
     assert not detector.backbone._forward_hooks
     assert not detector.backbone._forward_pre_hooks
+    # Each part gets the time spent inside its own modules, and nothing
+    # else: 1 s in the backbone, 2 s in the neck, 3 s in the box head, 4 s
+    # after predict() per run.
+    clock = FakeClock()
+    monkeypatch.setattr(time_breakdown, 'time', clock)
+    box_head = getattr(detector, 'roi_head', detector).bbox_head
+    handles = [
+        module.register_forward_hook(clock.spend(seconds))
+        for module, seconds in ((detector.backbone, 1), (detector.neck, 2),
+                                (box_head, 3))
+    ]
+
+    def predict_then_more():
+        predict()
+        clock.spend(4)()
+
+    try:
+        spent = torch_breakdown(detector, predict_then_more, 2, lambda: None)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert spent == pytest.approx({
+        'backbone': 1e3,
+        'neck': 2e3,
+        'heads': 3e3,
+        'post-processing': 4e3,
+        'total': 1e4
+    })
 
 
 def test_cuda_without_onnxruntime_gpu_is_refused():
