@@ -17,7 +17,8 @@ import torch
 from mmengine.config import Config
 
 from mmdet_fasternet.apis.cli import add_common_arguments, run_cli
-from mmdet_fasternet.apis.flops import build_detector, load_model_config
+from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.models.build import build_detector
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'

@@ -11,7 +11,6 @@ import argparse
 import inspect
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Tuple, Union
 
 from mmdet.datasets import BaseDetDataset
@@ -20,6 +19,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
 
+from ..atomic_files import atomic_write
 from ..config_files import find_config
 from ..datasets.annotation_audit import check_same_categories, coco_categories
 from ..datasets.audited_coco import AuditedCocoDataset, audited_splits
@@ -193,13 +193,10 @@ def write_dataset_config(args: argparse.Namespace) -> None:
     out_dir = osp.dirname(osp.abspath(args.out))
     text = config_text(args, base, out_dir, tuple(n for _, n in categories),
                        [i for i, _ in categories])
-    fd, tmp = tempfile.mkstemp(suffix='.py', prefix='.tmp-', dir=out_dir)
-    try:
-        with os.fdopen(fd, 'w') as f:
+    # exclusive: fails, rather than replace, if it exists by now.
+    with atomic_write(args.out, '.py', exclusive=True) as tmp:
+        with open(tmp, 'w') as f:
             f.write(text)
         _check(tmp)
-        os.link(tmp, args.out)  # fails, rather than replace, if it exists
-    finally:
-        os.unlink(tmp)
     print(f'wrote {args.out}: {len(categories)} classes; train it with '
           f'python tools/train.py {args.out}')

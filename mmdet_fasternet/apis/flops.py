@@ -18,18 +18,14 @@ import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 from mmdet.models.roi_heads import CascadeRoIHead
-from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmdet.utils import register_all_modules
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.config import Config
-from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
-from ..config_files import find_config
-from ..errors import ToolError
+from ..config_files import load_model_config
+from ..models.build import build_detector
 from .cli import check_shape
 
 NUM_PROPOSALS = 1000
@@ -117,24 +113,6 @@ def complexity(model: nn.Module, shape: Tuple[int, int]) -> Complexity:
         params=parameter_count(model)[''],
         flops=flops,
         flops_mmdet2=flops - uncounted)
-
-
-def load_model_config(name: str) -> Config:
-    """A config file, one shipped with this package (``find_config``), or
-    one shipped with mmdet (``mmdet::retinanet/...``)."""
-    if name.startswith('mmdet::'):
-        try:
-            return get_config(name)
-        except FileNotFoundError as exc:
-            raise ToolError(f'{name!r} is not a config shipped with mmdet '
-                            f'(look under mmdet/.mim/configs/).') from exc
-    return Config.fromfile(find_config(name))
-
-
-def build_detector(cfg: Config) -> BaseDetector:
-    """The detector of a config, weights left at their initial values."""
-    register_all_modules()
-    return MODELS.build(cfg.model)
 
 
 def get_flops(args: argparse.Namespace) -> None:

@@ -12,14 +12,15 @@ from mmengine.config import Config
 from tool_runner import CONFIGS, TOOLS, call, describe, one_line, run_tool
 
 from mmdet_fasternet.apis.benchmark import benchmark, training_peak_memory
-from mmdet_fasternet.apis.flops import (build_detector, complexity,
-                                        load_model_config)
+from mmdet_fasternet.apis.flops import complexity
 from mmdet_fasternet.apis.numerics import (detection_error, max_relative_error,
                                            pair_detections)
 from mmdet_fasternet.apis.onnx_export import check_dynamic_input
 from mmdet_fasternet.apis.onnx_export import export as export_onnx
 from mmdet_fasternet.apis.time_breakdown import TIME_PARTS
+from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.models.build import build_detector
 from mmdet_fasternet.models.deploy import deploy_model
 
 
