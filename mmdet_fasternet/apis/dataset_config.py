@@ -200,3 +200,26 @@ def write_dataset_config(args: argparse.Namespace) -> None:
         _check(tmp)
     print(f'wrote {args.out}: {len(categories)} classes; train it with '
           f'python tools/train.py {args.out}')
+
+
+def dataset_config_parser() -> argparse.ArgumentParser:
+    """tools/dataset_config.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Write a config of BASE for a COCO-format dataset')
+    parser.add_argument(
+        'base',
+        help='config to start from, e.g. '
+        'configs/mask_rcnn_fasternet_s.py')
+    parser.add_argument('out', help='the config file to write (.py)')
+    parser.add_argument(
+        '--data-root', required=True, help='folder of the dataset')
+    for split in ('train', 'val'):
+        parser.add_argument(
+            f'--{split}-ann',
+            required=True,
+            help=f'{split} annotation file, relative to --data-root')
+        parser.add_argument(
+            f'--{split}-img',
+            required=True,
+            help=f'{split} image folder, relative to --data-root')
+    return parser

@@ -26,7 +26,7 @@ from mmengine.utils import ProgressBar
 
 from ..config_files import load_model_config
 from ..models.build import build_detector
-from .cli import check_shape
+from .cli import add_shape_argument, check_shape
 
 NUM_PROPOSALS = 1000
 MASK_PROPOSALS = 100  # mmdet's StandardRoIHead.forward: rois[:100]
@@ -140,3 +140,16 @@ def get_flops(args: argparse.Namespace) -> None:
     print(f'(the last column leaves out the mask head\'s '
           f'{" and ".join(MMDET2_UNCOUNTED)}, which the authors\' mmdet 2.x '
           f'counts evidently did not count)')
+
+
+def flops_parser() -> argparse.ArgumentParser:
+    """tools/get_flops.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Parameters and FLOPs (1 multiply-add = 1 FLOP, '
+        "mmengine's convention) at a fixed input size")
+    parser.add_argument(
+        'configs',
+        nargs='+',
+        help='config files, or mmdet::NAME for configs shipped with mmdet')
+    add_shape_argument(parser, (800, 1280), 'input height and width')
+    return parser

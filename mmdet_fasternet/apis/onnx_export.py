@@ -30,7 +30,7 @@ from ..models.deploy import deploy_model
 from ..models.detector_graph import DetectorGraph
 from ..models.detector_graph_onnx import ONNX_TRANSLATIONS
 from ..safe_loading import check_checkpoint_file, read_checkpoint
-from .cli import check_shape
+from .cli import add_shape_argument, check_shape
 from .numerics import detection_error, max_relative_error
 
 if TYPE_CHECKING:
@@ -244,3 +244,23 @@ def export(args: argparse.Namespace) -> None:
                'in more detections than near-tied scores explain')
         raise ToolError(f'{args.out}: onnxruntime differs from PyTorch '
                         f'{why}; the file was kept for inspection.')
+
+
+def export_parser() -> argparse.ArgumentParser:
+    """tools/export_onnx.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Export to ONNX (dynamic height and width) and check '
+        'the file against PyTorch with onnxruntime')
+    parser.add_argument('config', help='detector config file')
+    parser.add_argument('--out', required=True, help='the .onnx file')
+    parser.add_argument(
+        '--weights', help='checkpoint to load (without: untrained weights)')
+    parser.add_argument('--part', default='neck', choices=PARTS)
+    add_shape_argument(parser, (320, 512), 'example input size for tracing')
+    parser.add_argument(
+        '--no-deploy',
+        action='store_true',
+        help='export eval mode instead of deploy mode (BN folded)')
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite --out if it exists')
+    return parser

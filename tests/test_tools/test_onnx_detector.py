@@ -157,8 +157,8 @@ def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
     for weights in (ckpt, onnx_file):
         assert call(
             demo,
-            inputs=image,
-            config=MASK_DEMO,
+            image,
+            MASK_DEMO,
             weights=weights,
             out_dir=tmp_path / weights.suffix[1:],
             pred_score_thr=0.05,
