@@ -1,5 +1,5 @@
-"""Where a config named on the command line is: the path itself, or one of
-the configs shipped with the package.
+"""Where a config named on the command line is (the path itself, or one of
+the configs shipped with the package), and the config it holds.
 
 As OpenMMLab packages ship theirs (and ``mim`` finds them), the configs and
 tools live in ``mmdet_fasternet/.mim/``: copies in a wheel, links to the
@@ -7,6 +7,9 @@ checkout's ``configs/`` and ``tools/`` in an editable install (setup.py).
 """
 import os.path as osp
 from pathlib import Path
+
+from mmengine.config import Config
+from mmengine.hub import get_config
 
 from .errors import ToolError
 
@@ -30,3 +33,15 @@ def find_config(name: str, what: str = 'config file') -> str:
     raise ToolError(f'{what} {name!r} does not exist, nor is it one of the '
                     f'configs shipped with mmdet-fasternet (ls -R {CONFIGS} '
                     f'lists them).')
+
+
+def load_model_config(name: str) -> Config:
+    """A config file, one shipped with this package (``find_config``), or
+    one shipped with mmdet (``mmdet::retinanet/...``)."""
+    if name.startswith('mmdet::'):
+        try:
+            return get_config(name)
+        except FileNotFoundError as exc:
+            raise ToolError(f'{name!r} is not a config shipped with mmdet '
+                            f'(look under mmdet/.mim/configs/).') from exc
+    return Config.fromfile(find_config(name))

@@ -10,6 +10,9 @@ import json
 import shutil
 from pathlib import Path
 
+from tool_runner import parse
+
+from mmdet_fasternet.apis.dataset_config import write_dataset_config
 from mmdet_fasternet.datasets.shapes import (ANN_FILE, IMG_DIR, SHAPE_CLASSES,
                                              generate_split)
 
@@ -68,14 +71,7 @@ if __name__ == '__main__':
 
 def tool_namespace(base, out, root: Path) -> argparse.Namespace:
     """What tools/dataset_config.py parses from its command line."""
-    args = tool_args(root)
-    return argparse.Namespace(
-        base=str(base),
-        out=str(out),
-        **{
-            k[2:].replace('-', '_'): v
-            for k, v in zip(args[::2], args[1::2])
-        })
+    return parse(write_dataset_config, base, out, *tool_args(root))
 
 
 def _size_options(node, key: str, size: int) -> dict:

@@ -27,8 +27,8 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 from safetensors.torch import save_file
 from tool_runner import (MASK_DEMO, MMDET_TOOLS, TOOLS, call, describe,
-                         one_line, parse_cfg_options, run_tool,
-                         tiny_shapes_options)
+                         eval_options, one_line, parse_cfg_options, run_tool,
+                         tiny_shapes_options, train_options)
 
 import mmdet_fasternet.engine.hooks.checkpoint_fit_hook as fit_hook
 from mmdet_fasternet import FasterNet, upstream_warnings
@@ -113,12 +113,6 @@ def data(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp('data')
 
 
-def cfg_options(data: Path, *extra: str) -> dict:
-    """``--cfg-options`` as the tools parse it: the tiny demo, plus
-    ``extra``."""
-    return parse_cfg_options(*tiny_shapes_options(data), *extra)
-
-
 def raised(action: Callable[[], object]) -> str:
     with pytest.raises(CheckpointError) as info:
         action()
@@ -128,31 +122,20 @@ def raised(action: Callable[[], object]) -> str:
 def tool_test(path, tmp, data, image):
     return one_line(
         evaluate,
-        config=MASK_DEMO,
-        checkpoint=path,
-        work_dir=tmp / 'eval',
-        out=None,
-        show_dir=None,
-        deploy=False,
-        cfg_options=cfg_options(data),
-        launcher='none',
-        local_rank=0)
-
-
-def train_options(tmp, data, resume=None, extra=()) -> dict:
-    return dict(
-        config=MASK_DEMO,
-        work_dir=tmp / 'work',
-        amp=False,
-        auto_scale_lr=False,
-        resume=resume,
-        cfg_options=cfg_options(data, *extra),
-        launcher='none',
-        local_rank=0)
+        *eval_options(
+            MASK_DEMO, path, *tiny_shapes_options(data),
+            work_dir=tmp / 'eval'))
 
 
 def tool_train(path, tmp, data, image, resume=None, extra=()):
-    return one_line(train, **train_options(tmp, data, resume, extra))
+    return one_line(
+        train,
+        *train_options(
+            MASK_DEMO,
+            tmp / 'work',
+            *tiny_shapes_options(data),
+            *extra,
+            resume=resume))
 
 
 def tool_train_resume(path, tmp, data, image):
@@ -163,24 +146,23 @@ def tool_train_load_from(path, tmp, data, image):
     return tool_train(path, tmp, data, image, extra=[f'load_from={path}'])
 
 
-# Each tool's other options, as its command line sets them by default.
-DEMO = dict(config=MASK_DEMO, pred_score_thr=0.3, device='cpu', force=False)
-EXPORT = dict(config=MASK_DEMO, part='neck', shape=[64, 64], no_deploy=False)
-CONVERT = dict(to='official', format=None, force=False)
-
-
 def tool_demo(path, tmp, data, image):
     return one_line(
-        demo, inputs=image, weights=path, out_dir=tmp / 'vis', **DEMO)
+        demo,
+        image,
+        MASK_DEMO,
+        weights=path,
+        out_dir=tmp / 'vis',
+        device='cpu')
 
 
 def tool_export(path, tmp, data, image):
     return one_line(
-        export, weights=path, out=tmp / 'neck.onnx', force=False, **EXPORT)
+        export, MASK_DEMO, weights=path, out=tmp / 'neck.onnx', shape=[64, 64])
 
 
 def tool_convert(path, tmp, data, image):
-    return one_line(convert, src=path, dst=tmp / 'backbone.pth', **CONVERT)
+    return one_line(convert, path, tmp / 'backbone.pth')
 
 
 def backbone_init_cfg(path, tmp, data, image):
@@ -193,7 +175,7 @@ def runner_cfg(path, tmp, data, resume: bool) -> Config:
     """A config of ours as mmdet's tools/test.py (or train.py --resume
     PATH) and a notebook hand it to Runner.from_cfg."""
     cfg = Config.fromfile(MASK_DEMO)
-    cfg.merge_from_dict(cfg_options(data))
+    cfg.merge_from_dict(parse_cfg_options(*tiny_shapes_options(data)))
     cfg.work_dir, cfg.load_from, cfg.resume = str(tmp /
                                                   'runner'), str(path), resume
     return cfg
@@ -316,9 +298,11 @@ def test_fine_tuning_names_the_layers_it_reinitialises(files, data, tmp_path,
                         lambda msg, **_: lines.append(msg))
     no_validation = ('val_cfg=None', 'val_dataloader=None',
                      'val_evaluator=None')
-    options = train_options(
-        tmp_path, data, extra=(f'load_from={ckpt}', ) + no_validation)
-    assert call(train, **options) == 0
+    assert call(
+        train,
+        *train_options(MASK_DEMO, tmp_path / 'work',
+                       *tiny_shapes_options(data), f'load_from={ckpt}',
+                       *no_validation)) == 0
     assert lines == [
         f"load_from '{ckpt}': {len(other_classes.state_dict()) - 2} tensors "
         f"loaded; re-initialised (not in the checkpoint or of another shape, "

@@ -1,6 +1,5 @@
 """Run the project's tools as a user would: subprocesses in a scratch cwd,
 or in this process what the tool's one call into the package runs."""
-import argparse
 import contextlib
 import io
 import os
@@ -16,8 +15,19 @@ import mmdet
 import torch
 from mmengine.config import Config
 
-from mmdet_fasternet.apis.cli import add_common_arguments, run_cli
-from mmdet_fasternet.apis.flops import build_detector, load_model_config
+from mmdet_fasternet.apis.benchmark import benchmark, benchmark_parser
+from mmdet_fasternet.apis.cli import run_cli
+from mmdet_fasternet.apis.convert import convert, convert_parser
+from mmdet_fasternet.apis.curves import curves_parser, plot_curves
+from mmdet_fasternet.apis.dataset_config import (dataset_config_parser,
+                                                 write_dataset_config)
+from mmdet_fasternet.apis.flops import flops_parser, get_flops
+from mmdet_fasternet.apis.inference import demo, demo_parser
+from mmdet_fasternet.apis.onnx_export import export, export_parser
+from mmdet_fasternet.apis.runner import (evaluate, evaluate_parser, train,
+                                         train_parser)
+from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.models.build import build_detector
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'
@@ -137,22 +147,55 @@ def kill_9_after_first_checkpoint(command: Sequence, cwd: Path,
     proc.wait()
 
 
-def call(tool: Callable[[Namespace], None], **options) -> int:
-    """Run what a tool runs, in this process, as its command line would:
-    paths as strings, a user error as ``error: ...`` and exit status 1."""
-    args = Namespace(**{
-        k: str(v) if isinstance(v, Path) else v
-        for k, v in options.items()
-    })
-    return run_cli(lambda: tool(args))
+# Each tool's one call and its parser, paired as in tools/*.py.
+PARSERS = {
+    benchmark: benchmark_parser,
+    convert: convert_parser,
+    demo: demo_parser,
+    evaluate: evaluate_parser,
+    export: export_parser,
+    get_flops: flops_parser,
+    plot_curves: curves_parser,
+    train: train_parser,
+    write_dataset_config: dataset_config_parser,
+}
 
 
-def one_line(tool: Callable, **options) -> str:
+def command_line(*argv, **options) -> List[str]:
+    """``argv``, then ``options`` as the command line writes them:
+    ``out_dir=X`` is ``--out-dir X``, True a flag alone, False and None
+    leave the option out, a list or tuple gives several values."""
+    words = list(argv)
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        words.append('--' + name.replace('_', '-'))
+        if isinstance(value, (list, tuple)):
+            words += value
+        elif value is not True:
+            words.append(value)
+    return [str(w) for w in words]
+
+
+def parse(tool: Callable[[Namespace], None], *argv, **options) -> Namespace:
+    """The command line (``command_line``) as ``tool``'s own parser reads
+    it."""
+    return PARSERS[tool]().parse_args(command_line(*argv, **options))
+
+
+def call(tool: Callable[[Namespace], None], *argv, **options) -> int:
+    """Run a tool in this process as tools/*.py does: the command line
+    (``command_line``) read by the tool's own parser, a user error as
+    ``error: ...`` and exit status 1."""
+    return run_cli(tool, PARSERS[tool](), command_line(*argv, **options))
+
+
+def one_line(tool: Callable, *argv, **options) -> str:
     """What a tool prints for a user error, in this process: the one
     ``error:`` line (exit status 1, no traceback)."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        status = call(tool, **options)
+        status = call(tool, *argv, **options)
     errors = [line for line in err.getvalue().splitlines() if line.strip()]
     assert status == 1 and errors and errors[-1].startswith('error: '), \
         err.getvalue()
@@ -162,45 +205,27 @@ def one_line(tool: Callable, **options) -> str:
 
 def parse_cfg_options(*opts: str) -> Optional[dict]:
     """``--cfg-options OPTS`` as the tools parse it."""
-    parser = argparse.ArgumentParser()
-    add_common_arguments(parser)
-    return parser.parse_args(
-        ['--cfg-options', *opts] if opts else []).cfg_options
-
-
-def common_options(*opts: str) -> dict:
-    """The options tools/train.py and tools/test.py share."""
-    return dict(
-        cfg_options=parse_cfg_options(*opts), launcher='none', local_rank=0)
+    return parse(train, 'config.py', cfg_options=opts or None).cfg_options
 
 
 def train_options(config: Path,
                   work_dir: Path,
                   *opts: str,
-                  resume: Optional[str] = None) -> dict:
-    """tools/train.py's options: CONFIG --work-dir DIR --cfg-options OPTS."""
-    return dict(
-        common_options(*opts),
-        config=config,
-        work_dir=work_dir,
-        amp=False,
-        auto_scale_lr=False,
-        resume=resume)
+                  resume: Optional[str] = None) -> List[str]:
+    """tools/train.py's command line: CONFIG --work-dir DIR [--resume PATH]
+    --cfg-options OPTS."""
+    return command_line(
+        config, work_dir=work_dir, resume=resume, cfg_options=opts or None)
 
 
 def eval_options(config: Path,
                  checkpoint: Path,
                  *opts: str,
-                 work_dir: Optional[Path] = None) -> dict:
-    """tools/test.py's options: CONFIG CHECKPOINT --cfg-options OPTS."""
-    return dict(
-        common_options(*opts),
-        config=config,
-        checkpoint=checkpoint,
-        work_dir=work_dir,
-        out=None,
-        show_dir=None,
-        deploy=False)
+                 work_dir: Optional[Path] = None) -> List[str]:
+    """tools/test.py's command line: CONFIG CHECKPOINT [--work-dir DIR]
+    --cfg-options OPTS."""
+    return command_line(
+        config, checkpoint, work_dir=work_dir, cfg_options=opts or None)
 
 
 def many_detections(config: Path) -> torch.nn.Module:

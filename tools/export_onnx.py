@@ -9,30 +9,8 @@ Examples:
 
 What each --part holds: see mmdet_fasternet/apis/onnx_export.py.
 """
-import argparse
-
-from mmdet_fasternet.apis.cli import add_shape_argument, run_cli
-from mmdet_fasternet.apis.onnx_export import PARTS, export
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Export to ONNX (dynamic height and width) and check '
-        'the file against PyTorch with onnxruntime')
-    parser.add_argument('config', help='detector config file')
-    parser.add_argument('--out', required=True, help='the .onnx file')
-    parser.add_argument(
-        '--weights', help='checkpoint to load (without: untrained weights)')
-    parser.add_argument('--part', default='neck', choices=PARTS)
-    add_shape_argument(parser, (320, 512), 'example input size for tracing')
-    parser.add_argument(
-        '--no-deploy',
-        action='store_true',
-        help='export eval mode instead of deploy mode (BN folded)')
-    parser.add_argument(
-        '--force', action='store_true', help='overwrite --out if it exists')
-    return parser.parse_args()
-
+from mmdet_fasternet.apis.cli import run_cli
+from mmdet_fasternet.apis.onnx_export import export, export_parser
 
 if __name__ == '__main__':
-    raise SystemExit(run_cli(lambda: export(parse_args())))
+    raise SystemExit(run_cli(export, export_parser()))

@@ -1,8 +1,9 @@
-"""What every command-line tool here shares: one-line errors, and the
-options that mean the same in each."""
+"""What every command-line tool here shares: its main (one-line errors),
+and the options that mean the same in each. Each tool's parser sits beside
+what the tool runs, so that tests parse as the tool does."""
 import argparse
 import sys
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
@@ -11,8 +12,12 @@ from ..errors import ToolError, UserError
 from ..patches.mmengine import ConfigOptionsAction
 
 
-def run_cli(main: Callable[[], None]) -> int:
-    """Run a tool's main; user errors become ``error: ...`` and exit 1.
+def run_cli(run: Callable[[argparse.Namespace], None],
+            parser: argparse.ArgumentParser,
+            argv: Optional[Sequence[str]] = None) -> int:
+    """A tool's main: ``argv`` (default: the process's command line) read by
+    the tool's own ``parser``, then ``run``; user errors become
+    ``error: ...`` and exit 1.
 
     The process group is destroyed before the interpreter exits (see
     ``engine.distributed``); an unexpected exception is left to propagate
@@ -20,7 +25,7 @@ def run_cli(main: Callable[[], None]) -> int:
     """
     status = 0
     try:
-        main()
+        run(parser.parse_args(argv))
     except UserError as exc:
         print(f'error: {exc}', file=sys.stderr)
         status = 1

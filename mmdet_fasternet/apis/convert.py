@@ -34,3 +34,24 @@ def convert(args: argparse.Namespace) -> None:
     print(f'read {args.src} ({found.kind}): {variant}')
     print(f'wrote {args.dst}: {len(out)} tensors, {args.to} layout, {fmt}; '
           f'dropped {found.dropped} tensors that are not FasterNet weights')
+
+
+def convert_parser() -> argparse.ArgumentParser:
+    """tools/convert_checkpoint.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Convert FasterNet weights between layouts and file '
+        'formats.')
+    parser.add_argument('src', help='checkpoint to read (path or URL)')
+    parser.add_argument('dst', help='file to write')
+    parser.add_argument(
+        '--to',
+        choices=['official', 'timm'],
+        default='official',
+        help='key layout to write (default: official)')
+    parser.add_argument(
+        '--format',
+        choices=['pth', 'safetensors'],
+        help='file format (default: from the extension of DST, else pth)')
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite DST if it exists')
+    return parser

@@ -132,3 +132,18 @@ def plot_curves(args: argparse.Namespace) -> None:
         summary += ''.join(f'; {k} {v:.3f}' for k, v in last.items()
                            if k.endswith('mAP'))
     print(f'{summary}\nwrote {out}')
+
+
+def curves_parser() -> argparse.ArgumentParser:
+    """tools/plot_curves.py's command line."""
+    parser = argparse.ArgumentParser(
+        description="Plot a training run's loss and mAP curves to a PNG.")
+    parser.add_argument('work_dir', help='the --work-dir of a training run')
+    parser.add_argument(
+        '--out',
+        help='PNG to write (default: WORK_DIR/curves.png, redrawn each time)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='overwrite an existing --out file')
+    return parser

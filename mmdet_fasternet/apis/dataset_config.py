@@ -11,7 +11,6 @@ import argparse
 import inspect
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Tuple, Union
 
 from mmdet.datasets import BaseDetDataset
@@ -20,6 +19,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
 
+from ..atomic_files import atomic_write
 from ..config_files import find_config
 from ..datasets.annotation_audit import check_same_categories, coco_categories
 from ..datasets.audited_coco import AuditedCocoDataset, audited_splits
@@ -193,13 +193,33 @@ def write_dataset_config(args: argparse.Namespace) -> None:
     out_dir = osp.dirname(osp.abspath(args.out))
     text = config_text(args, base, out_dir, tuple(n for _, n in categories),
                        [i for i, _ in categories])
-    fd, tmp = tempfile.mkstemp(suffix='.py', prefix='.tmp-', dir=out_dir)
-    try:
-        with os.fdopen(fd, 'w') as f:
+    # exclusive: fails, rather than replace, if it exists by now.
+    with atomic_write(args.out, '.py', exclusive=True) as tmp:
+        with open(tmp, 'w') as f:
             f.write(text)
         _check(tmp)
-        os.link(tmp, args.out)  # fails, rather than replace, if it exists
-    finally:
-        os.unlink(tmp)
     print(f'wrote {args.out}: {len(categories)} classes; train it with '
           f'python tools/train.py {args.out}')
+
+
+def dataset_config_parser() -> argparse.ArgumentParser:
+    """tools/dataset_config.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Write a config of BASE for a COCO-format dataset')
+    parser.add_argument(
+        'base',
+        help='config to start from, e.g. '
+        'configs/mask_rcnn_fasternet_s.py')
+    parser.add_argument('out', help='the config file to write (.py)')
+    parser.add_argument(
+        '--data-root', required=True, help='folder of the dataset')
+    for split in ('train', 'val'):
+        parser.add_argument(
+            f'--{split}-ann',
+            required=True,
+            help=f'{split} annotation file, relative to --data-root')
+        parser.add_argument(
+            f'--{split}-img',
+            required=True,
+            help=f'{split} image folder, relative to --data-root')
+    return parser

@@ -18,19 +18,15 @@ import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 from mmdet.models.roi_heads import CascadeRoIHead
-from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmdet.utils import register_all_modules
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.config import Config
-from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
-from ..config_files import find_config
-from ..errors import ToolError
-from .cli import check_shape
+from ..config_files import load_model_config
+from ..models.build import build_detector
+from .cli import add_shape_argument, check_shape
 
 NUM_PROPOSALS = 1000
 MASK_PROPOSALS = 100  # mmdet's StandardRoIHead.forward: rois[:100]
@@ -119,24 +115,6 @@ def complexity(model: nn.Module, shape: Tuple[int, int]) -> Complexity:
         flops_mmdet2=flops - uncounted)
 
 
-def load_model_config(name: str) -> Config:
-    """A config file, one shipped with this package (``find_config``), or
-    one shipped with mmdet (``mmdet::retinanet/...``)."""
-    if name.startswith('mmdet::'):
-        try:
-            return get_config(name)
-        except FileNotFoundError as exc:
-            raise ToolError(f'{name!r} is not a config shipped with mmdet '
-                            f'(look under mmdet/.mim/configs/).') from exc
-    return Config.fromfile(find_config(name))
-
-
-def build_detector(cfg: Config) -> BaseDetector:
-    """The detector of a config, weights left at their initial values."""
-    register_all_modules()
-    return MODELS.build(cfg.model)
-
-
 def get_flops(args: argparse.Namespace) -> None:
     """tools/get_flops.py: print a table of the parameters and FLOPs of each
     config's backbone and detector at ``args.shape``."""
@@ -162,3 +140,16 @@ def get_flops(args: argparse.Namespace) -> None:
     print(f'(the last column leaves out the mask head\'s '
           f'{" and ".join(MMDET2_UNCOUNTED)}, which the authors\' mmdet 2.x '
           f'counts evidently did not count)')
+
+
+def flops_parser() -> argparse.ArgumentParser:
+    """tools/get_flops.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Parameters and FLOPs (1 multiply-add = 1 FLOP, '
+        "mmengine's convention) at a fixed input size")
+    parser.add_argument(
+        'configs',
+        nargs='+',
+        help='config files, or mmdet::NAME for configs shipped with mmdet')
+    add_shape_argument(parser, (800, 1280), 'input height and width')
+    return parser

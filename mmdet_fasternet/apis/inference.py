@@ -150,3 +150,31 @@ def demo(args: argparse.Namespace) -> None:
             out_file=out)
         print(f'{path}: {describe(pred, classes, args.pred_score_thr)} '
               f'-> {out}')
+
+
+def demo_parser() -> argparse.ArgumentParser:
+    """tools/demo.py's command line."""
+    parser = argparse.ArgumentParser(
+        description="Draw a detector's predictions: boxes, masks, class "
+        'names and scores.')
+    parser.add_argument('inputs', help='an image, or a folder of images')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--weights',
+        help='checkpoint (path or URL); without it the model is untrained')
+    parser.add_argument(
+        '--out-dir',
+        default='work_dirs/demo',
+        help='where the pictures go (default: work_dirs/demo)')
+    parser.add_argument(
+        '--pred-score-thr',
+        type=float,
+        default=0.3,
+        help='draw and count detections scoring at least this (default 0.3)')
+    parser.add_argument(
+        '--device', help='e.g. cpu, cuda:0 (default: cuda:0 if available)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='overwrite pictures already in --out-dir')
+    return parser

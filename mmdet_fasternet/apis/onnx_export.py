@@ -7,29 +7,30 @@ RoIAlign included (``models/detector_graph.py``), with the class names and
 the preprocessing in the file's metadata. The exporter is torch's dynamo
 exporter (``torch.onnx.export(dynamo=True)``, the default since torch 2.9):
 its custom translation table turns our two custom ops into ONNX's
-standard NonMaxSuppression and RoiAlign (opset 18), which the
-TorchScript exporter, deprecated there, could only do through its
-internals. The exported model is checked against PyTorch with onnxruntime
-at two input sizes.
+standard NonMaxSuppression and RoiAlign (opset 18,
+``models/detector_graph_onnx.py``), which the TorchScript exporter,
+deprecated there, could only do through its internals. The exported
+model is checked against PyTorch with onnxruntime at two input sizes.
 """
 import argparse
 import json
-import os
 import os.path as osp
-import tempfile
 from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
+from ..atomic_files import atomic_write
+from ..config_files import load_model_config
 from ..errors import ToolError, refuse_overwrite
 from ..metainfo import config_metainfo
+from ..models.build import build_detector
 from ..models.checkpoint_fit import load_state_strictly
 from ..models.deploy import deploy_model
 from ..models.detector_graph import DetectorGraph
+from ..models.detector_graph_onnx import ONNX_TRANSLATIONS
 from ..safe_loading import check_checkpoint_file, read_checkpoint
-from .cli import check_shape
-from .flops import build_detector, load_model_config
+from .cli import add_shape_argument, check_shape
 from .numerics import detection_error, max_relative_error
 
 if TYPE_CHECKING:
@@ -77,58 +78,6 @@ class ExportedPart(nn.Module):
         if self.detector_graph is None:
             return [f'{self.part}_{i}' for i in range(num_outputs)]
         return DETECTOR_OUTPUTS[:num_outputs]
-
-
-def onnx_batched_nms(boxes, scores, groups, num_groups: int,
-                     iou_threshold: float, score_threshold: float):
-    """``fasternet::batched_nms`` as ONNX NonMaxSuppression with one class
-    per group: the candidates' scores spread over (group, box), -1 where a
-    box is not of the group. NMS then runs group by group, on the boxes as
-    they are (mmcv moves the groups apart instead, which costs a float's
-    precision, and with many candidates runs group by group as well)."""
-    from onnxscript import opset18 as op
-    candidates = op.Reshape(
-        op.NonZero(
-            op.Greater(scores, op.Constant(value_float=score_threshold))),
-        [-1])
-    scores = op.Gather(scores, candidates, axis=0)
-    in_group = op.Equal(
-        op.Unsqueeze(op.Gather(groups, candidates, axis=0), [0]),
-        op.Unsqueeze(
-            op.Range(
-                op.Constant(value_int=0), op.Constant(value_int=num_groups),
-                op.Constant(value_int=1)), [1]))
-    selected = op.NonMaxSuppression(
-        op.Unsqueeze(op.Gather(boxes, candidates, axis=0), [0]),
-        op.Unsqueeze(
-            op.Where(in_group, op.Unsqueeze(scores, [0]),
-                     op.Constant(value_float=-1.0)), [0]),
-        op.Constant(value_ints=[2**31 - 1]),
-        op.Constant(value_floats=[iou_threshold]),
-        op.Constant(value_floats=[score_threshold]))
-    kept = op.Reshape(op.Slice(selected, [2], [3], [1]), [-1])
-    kept_scores = op.Gather(scores, kept, axis=0)
-    _, by_score = op.TopK(kept_scores, op.Shape(kept_scores), axis=0)
-    return op.Gather(candidates, op.Gather(kept, by_score, axis=0), axis=0)
-
-
-def onnx_roi_align(features, rois, output_size: int, spatial_scale: float,
-                   sampling_ratio: int):
-    """``fasternet::roi_align`` as ONNX RoiAlign: half-pixel alignment is
-    mmcv's ``aligned=True``."""
-    from onnxscript import opset18 as op
-    batch_indices = op.Cast(
-        op.Squeeze(op.Slice(rois, [0], [1], [1]), [1]), to=7)  # int64
-    return op.RoiAlign(
-        features,
-        op.Slice(rois, [1], [5], [1]),
-        batch_indices,
-        mode='avg',
-        output_height=output_size,
-        output_width=output_size,
-        sampling_ratio=sampling_ratio,
-        spatial_scale=spatial_scale,
-        coordinate_transformation_mode='half_pixel')
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -197,10 +146,7 @@ def write_onnx(part: ExportedPart, shape: Tuple[int, int], out: str) -> None:
         2: torch.export.Dim('height', min=MIN_SIZE, max=MAX_SIZE),
         3: torch.export.Dim('width', min=MIN_SIZE, max=MAX_SIZE)
     }, )
-    folder = osp.dirname(osp.abspath(out))
-    fd, tmp = tempfile.mkstemp(suffix='.onnx', dir=folder)
-    os.close(fd)
-    try:
+    with atomic_write(out, '.onnx') as tmp:
         torch.onnx.export(
             part, (x, ),
             tmp,
@@ -208,10 +154,7 @@ def write_onnx(part: ExportedPart, shape: Tuple[int, int], out: str) -> None:
             output_names=part.output_names(num_outputs),
             dynamic_shapes=dims,
             dynamo=True,
-            custom_translation_table={
-                torch.ops.fasternet.batched_nms.default: onnx_batched_nms,
-                torch.ops.fasternet.roi_align.default: onnx_roi_align
-            },
+            custom_translation_table=ONNX_TRANSLATIONS,
             external_data=False,
             verbose=False)
         import onnx
@@ -220,10 +163,6 @@ def write_onnx(part: ExportedPart, shape: Tuple[int, int], out: str) -> None:
         if part.detector_graph is not None:
             onnx.helper.set_model_props(model, detector_metadata(part))
             onnx.save(model, tmp)
-        os.replace(tmp, out)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def check_dynamic_input(model: 'onnx.ModelProto', shape: Tuple[int, int],
@@ -305,3 +244,23 @@ def export(args: argparse.Namespace) -> None:
                'in more detections than near-tied scores explain')
         raise ToolError(f'{args.out}: onnxruntime differs from PyTorch '
                         f'{why}; the file was kept for inspection.')
+
+
+def export_parser() -> argparse.ArgumentParser:
+    """tools/export_onnx.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Export to ONNX (dynamic height and width) and check '
+        'the file against PyTorch with onnxruntime')
+    parser.add_argument('config', help='detector config file')
+    parser.add_argument('--out', required=True, help='the .onnx file')
+    parser.add_argument(
+        '--weights', help='checkpoint to load (without: untrained weights)')
+    parser.add_argument('--part', default='neck', choices=PARTS)
+    add_shape_argument(parser, (320, 512), 'example input size for tracing')
+    parser.add_argument(
+        '--no-deploy',
+        action='store_true',
+        help='export eval mode instead of deploy mode (BN folded)')
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite --out if it exists')
+    return parser

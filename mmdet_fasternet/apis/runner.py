@@ -27,6 +27,7 @@ from ..errors import ToolError, UserError, refuse_overwrite
 from ..models.checkpoint_fit import not_resumable
 from ..models.onnx_detector import use_onnx_file
 from ..safe_loading import check_checkpoint_file
+from .cli import add_common_arguments
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -171,3 +172,49 @@ def evaluate(args: argparse.Namespace) -> None:
             runner.test_evaluator.metrics.append(
                 DumpDetResults(out_file_path=args.out))
         runner.test()
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    """tools/test.py's command line."""
+    parser = argparse.ArgumentParser(description='Test (evaluate) a detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file (path or URL), or an ONNX file of the whole '
+        'detector (tools/export_onnx.py --part detector)')
+    parser.add_argument('--work-dir', help='where the evaluation logs go')
+    parser.add_argument(
+        '--out', help='also dump the raw predictions to this .pkl file')
+    parser.add_argument(
+        '--show-dir',
+        help='draw predictions into this folder (inside the work dir)')
+    parser.add_argument(
+        '--deploy',
+        action='store_true',
+        help='evaluate the inference form: BN folded into the convs and, '
+        "on CPU, FasterNet's fused kernels (same mAP, faster)")
+    add_common_arguments(parser)
+    return parser
+
+
+def train_parser() -> argparse.ArgumentParser:
+    """tools/train.py's command line."""
+    parser = argparse.ArgumentParser(description='Train a detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed precision (CUDA only)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the LR by total batch size / auto_scale_lr.base_batch_size'
+    )
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        metavar='PATH',
+        help='resume from PATH, or without PATH from the latest checkpoint '
+        'in the work dir')
+    add_common_arguments(parser)
+    return parser

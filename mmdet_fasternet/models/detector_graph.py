@@ -5,7 +5,7 @@ multi-level RoIAlign, score filtering) is written here with two custom
 ops, ``fasternet::batched_nms`` and ``fasternet::roi_align``: in PyTorch
 they call mmcv (so the graph is checked against mmdet), exported they
 become ONNX's standard ``NonMaxSuppression`` and ``RoiAlign``
-(``apis/onnx_export.py``), which onnxruntime runs without a plug-in.
+(``detector_graph_onnx.py``), which onnxruntime runs without a plug-in.
 The image normalisation and padding are inside the graph; resizing to
 the test scale and pasting masks into the original image stay on the
 host (``onnx_detector.py``).

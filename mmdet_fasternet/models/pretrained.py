@@ -13,8 +13,6 @@ Layouts, told apart by the file itself:
 Pickles are read with ``weights_only=True`` (plus the mmengine allow-list of
 ``safe_loading``), safetensors without pickle at all.
 """
-import os
-import os.path as osp
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
+from ..atomic_files import atomic_write
 from ..errors import CheckpointError
 from ..safe_loading import read_checkpoint
 from .variants import ARCH_SETTINGS, NUM_STAGES
@@ -234,8 +233,7 @@ def save_state_dict(sd: StateDict,
                     fmt: str,
                     metadata: Optional[Dict[str, str]] = None) -> None:
     """Write ``sd`` as a plain .pth or .safetensors file, atomically."""
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
+    with atomic_write(path) as tmp:
         if fmt == 'safetensors':
             from safetensors.torch import save_file
             save_file({
@@ -246,7 +244,3 @@ def save_state_dict(sd: StateDict,
                       metadata=metadata)
         else:
             torch.save(OrderedDict(sd), tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)

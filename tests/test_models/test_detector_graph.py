@@ -10,8 +10,9 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from tool_runner import CONFIGS, MASK_DEMO, RETINA_DEMO, many_detections
 
-from mmdet_fasternet.apis.flops import build_detector, load_model_config
+from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.errors import ConfigError
+from mmdet_fasternet.models.build import build_detector
 from mmdet_fasternet.models.detector_graph import DetectorGraph, stages
 
 

@@ -20,17 +20,17 @@ from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, call,
 
 from mmdet_fasternet.apis import time_breakdown
 from mmdet_fasternet.apis.benchmark import image_sample
-from mmdet_fasternet.apis.flops import load_model_config
 from mmdet_fasternet.apis.inference import demo
-from mmdet_fasternet.apis.onnx_export import (ExportedPart, onnx_batched_nms,
-                                              write_onnx)
+from mmdet_fasternet.apis.onnx_export import ExportedPart, write_onnx
 from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
                                                  onnx_node_parts,
                                                  profiled_parts,
                                                  torch_breakdown)
+from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ConfigError, ToolError
 from mmdet_fasternet.models.detector_graph import batched_nms
+from mmdet_fasternet.models.detector_graph_onnx import onnx_batched_nms
 from mmdet_fasternet.models.onnx_detector import OnnxDetector, onnx_session
 
 CASCADE = CONFIGS / 'cascade_mask_rcnn_fasternet_t0.py'
@@ -171,8 +171,8 @@ def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
     for weights in (ckpt, onnx_file):
         assert call(
             demo,
-            inputs=image,
-            config=MASK_DEMO,
+            image,
+            MASK_DEMO,
             weights=weights,
             out_dir=tmp_path / weights.suffix[1:],
             pred_score_thr=0.05,

@@ -12,14 +12,15 @@ from mmengine.config import Config
 from tool_runner import CONFIGS, TOOLS, call, describe, one_line, run_tool
 
 from mmdet_fasternet.apis.benchmark import benchmark, training_peak_memory
-from mmdet_fasternet.apis.flops import (build_detector, complexity,
-                                        load_model_config)
+from mmdet_fasternet.apis.flops import complexity
 from mmdet_fasternet.apis.numerics import (detection_error, max_relative_error,
                                            pair_detections)
 from mmdet_fasternet.apis.onnx_export import check_dynamic_input
 from mmdet_fasternet.apis.onnx_export import export as export_onnx
 from mmdet_fasternet.apis.time_breakdown import TIME_PARTS
+from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.models.build import build_detector
 from mmdet_fasternet.models.deploy import deploy_model
 
 
@@ -207,22 +208,7 @@ def test_benchmark_training_steps_memory_is_measured_in_a_fresh_process():
 def test_benchmark_bad_options(capsys, options, message):
     """Refused in one line before any model is built (as the command line
     runs it, in this process)."""
-    args = dict(
-        arch='s',
-        parts=['backbone'],
-        settings=['eval'],
-        shape=(800, 1280),
-        runs=7,
-        warmup=2,
-        device='cpu',
-        threads=None,
-        train=False,
-        train_runs=3,
-        breakdown=False,
-        breakdown_runs=3,
-        json=None,
-        plot=None,
-        force=False)
+    args = dict(parts=['backbone'], settings=['eval'])
     assert call(benchmark, **dict(args, **options)) == 1
     err = capsys.readouterr().err
     assert err.startswith('error: ') and message in err
@@ -284,23 +270,23 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
     assert max_relative_error(got, expected) < 1e-4
 
     # The same command, in this process, with unusable weights.
-    options = dict(
-        config=CONFIGS / 'retinanet_fasternet_t0.py',
-        part='backbone',
-        shape=(96, 128),
-        no_deploy=False,
-        force=False)
+    config = CONFIGS / 'retinanet_fasternet_t0.py'
+    options = dict(part='backbone', shape=(96, 128))
     truncated = tmp_path / 'cut.pth'
     truncated.write_bytes(ckpt.read_bytes()[:5000])
     line = one_line(
-        export_onnx, weights=truncated, out=tmp_path / 'a.onnx', **options)
+        export_onnx,
+        config,
+        weights=truncated,
+        out=tmp_path / 'a.onnx',
+        **options)
     assert 'cut.pth' in line and 'truncated' in line
 
     other = tmp_path / 'mask.pth'
     cfg = Config.fromfile(str(CONFIGS / 'mask_rcnn_fasternet_t0.py'))
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, other)
     line = one_line(
-        export_onnx, weights=other, out=tmp_path / 'b.onnx', **options)
+        export_onnx, config, weights=other, out=tmp_path / 'b.onnx', **options)
     assert 'do not fit this config' in line
     assert not (tmp_path / 'a.onnx').exists()
     assert not (tmp_path / 'b.onnx').exists()
@@ -334,15 +320,9 @@ def test_onnx_export_refuses_a_graph_fixed_to_the_traced_size(
 
 def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
     out = tmp_path / 'x.onnx'
-    options = dict(
-        part='detector',
-        out=out,
-        weights=None,
-        shape=(320, 512),
-        no_deploy=False,
-        force=False)
-    line = one_line(
-        export_onnx, config='mmdet::htc/htc_r50_fpn_1x_coco.py', **options)
+    options = dict(part='detector', out=out)
+    line = one_line(export_onnx, 'mmdet::htc/htc_r50_fpn_1x_coco.py',
+                    **options)
     assert line == (
         'error: ONNX export: HybridTaskCascade with a '
         'HybridTaskCascadeRoIHead is not supported; supported are '
@@ -350,8 +330,8 @@ def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
         'classifier) and Faster/Mask R-CNN and Cascade (Mask) R-CNN (RPN and '
         'standard RoI heads).')
     out.write_text('keep me')
-    line = one_line(
-        export_onnx, config=CONFIGS / 'mask_rcnn_fasternet_t0.py', **options)
+    line = one_line(export_onnx, CONFIGS / 'mask_rcnn_fasternet_t0.py',
+                    **options)
     assert 'already exists' in line and out.read_text() == 'keep me'
 
 

@@ -181,11 +181,11 @@ def test_annotation_file_that_is_not_json(tmp_path, content, reason):
         json.dumps(dict(images=[], annotations=[], categories=[])))
     line = one_line(
         train,
-        **train_options(CONFIGS / 'mask_rcnn_fasternet_t0.py',
-                        tmp_path / 'work',
-                        f'train_dataloader.dataset.data_root={coco}/',
-                        f'val_dataloader.dataset.data_root={coco}/',
-                        'model.backbone.init_cfg=None'))
+        *train_options(CONFIGS / 'mask_rcnn_fasternet_t0.py',
+                       tmp_path / 'work',
+                       f'train_dataloader.dataset.data_root={coco}/',
+                       f'val_dataloader.dataset.data_root={coco}/',
+                       'model.backbone.init_cfg=None'))
     assert f"annotation file '{ann}'" in line and reason in line
 
 
@@ -200,8 +200,7 @@ def test_missing_image_names_the_file(tmp_path):
         pipeline=[])
     missing = data / 'train' / 'images' / '000003.png'
     missing.unlink()
-    line = one_line(train, **train_options(MASK_DEMO, tmp_path / 'work',
-                                           *opts))
+    line = one_line(train, *train_options(MASK_DEMO, tmp_path / 'work', *opts))
     assert f"file '{missing}' is missing" in line
 
 
@@ -244,7 +243,7 @@ def test_resume_in_an_empty_work_dir_starts_a_new_run(tmp_path):
 
 
 def test_test_tool_missing_checkpoint(tmp_path):
-    line = one_line(evaluate, **eval_options(MASK_DEMO, tmp_path / 'nope.pth'))
+    line = one_line(evaluate, *eval_options(MASK_DEMO, tmp_path / 'nope.pth'))
     assert 'nope.pth' in line and 'does not exist' in line
 
 
@@ -286,8 +285,8 @@ def test_launch_scripts_print_usage(tmp_path, script, nargs):
 def test_unknown_backbone_key_is_one_line_listing_accepted_keys(tmp_path):
     line = one_line(
         train,
-        **train_options(MASK_DEMO, tmp_path / 'work',
-                        'model.backbone.depth=50'))
+        *train_options(MASK_DEMO, tmp_path / 'work',
+                       'model.backbone.depth=50'))
     assert "unknown argument(s) ['depth']" in line
     assert "accepted arguments are ['arch', 'in_channels'" in line
     assert '_delete_=True' in line
@@ -299,8 +298,8 @@ def test_unknown_backbone_key_is_one_line_listing_accepted_keys(tmp_path):
     ('model.backbone.frozen_stages=9', 'frozen_stages must be an int in'),
 ])
 def test_bad_backbone_values_are_one_line(tmp_path, option, fragment):
-    line = one_line(train, **train_options(MASK_DEMO, tmp_path / 'work',
-                                           option))
+    line = one_line(train, *train_options(MASK_DEMO, tmp_path / 'work',
+                                          option))
     assert line.startswith('error: FasterNet: ') and fragment in line
 
 
@@ -325,7 +324,7 @@ def test_test_tool_refuses_a_checkpoint_that_does_not_fit(
     torch.save({'state_dict': state, 'meta': {}}, ckpt)
     line = one_line(
         evaluate,
-        **eval_options(
+        *eval_options(
             MASK_DEMO,
             ckpt,
             *tiny_shapes_options(tmp_path / 'data'),

@@ -26,20 +26,13 @@ from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 
 
 def call_demo(inputs, config, **options) -> int:
-    """``tools/demo.py INPUTS CONFIG`` with its options' defaults."""
-    defaults = dict(
-        weights=None,
-        out_dir='work_dirs/demo',
-        pred_score_thr=0.3,
-        device=None,
-        force=False)
-    return call(demo, inputs=inputs, config=config, **{**defaults, **options})
+    """``tools/demo.py INPUTS CONFIG --OPTIONS``."""
+    return call(demo, inputs, config, **options)
 
 
 def call_plot_curves(work_dir, **options) -> int:
-    """``tools/plot_curves.py WORK_DIR`` with its options' defaults."""
-    defaults = dict(out=None, force=False)
-    return call(plot_curves, work_dir=work_dir, **{**defaults, **options})
+    """``tools/plot_curves.py WORK_DIR --OPTIONS``."""
+    return call(plot_curves, work_dir, **options)
 
 
 @pytest.fixture(scope='module')

@@ -12,11 +12,12 @@ reported: ``report``; the tool's one call: ``tool``.
 """
 from .inputs import image_batch, image_sample
 from .settings import PARTS, SETTINGS, pair_of_models
-from .tool import benchmark
+from .tool import benchmark, benchmark_parser
 from .torch_runtime import inference_step
 from .training import training_peak_memory, training_step
 
 __all__ = [
-    'PARTS', 'SETTINGS', 'benchmark', 'image_batch', 'image_sample',
-    'inference_step', 'pair_of_models', 'training_peak_memory', 'training_step'
+    'PARTS', 'SETTINGS', 'benchmark', 'benchmark_parser', 'image_batch',
+    'image_sample', 'inference_step', 'pair_of_models', 'training_peak_memory',
+    'training_step'
 ]

@@ -8,9 +8,9 @@ import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 from mmengine.config import Config
 
-from ...config_files import find_config
+from ...config_files import find_config, load_model_config
 from ...metainfo import config_metainfo
-from ..flops import build_detector, load_model_config
+from ...models.build import build_detector
 
 RESNET50 = dict(
     mask_rcnn='mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',

@@ -5,10 +5,12 @@ import torch
 from mmengine.utils import ProgressBar
 
 from ...errors import ToolError, refuse_overwrite
-from ..cli import check_device, check_shape
+from ...models import ARCH_SETTINGS
+from ..cli import add_shape_argument, check_device, check_shape
 from .measure import measure_inference
 from .report import plot, print_inference, print_training, save_json
 from .runtimes import check_runtimes
+from .settings import PARTS, SETTINGS
 from .training import measure_training
 
 
@@ -59,3 +61,45 @@ def benchmark(args: argparse.Namespace) -> None:
     if args.plot:
         plot(results['inference'], args, args.plot)
         print(f'bar chart saved to {args.plot}')
+
+
+def benchmark_parser() -> argparse.ArgumentParser:
+    """tools/benchmark.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='FasterNet vs ResNet-50 latency, side by side')
+    parser.add_argument('--arch', default='s', choices=sorted(ARCH_SETTINGS))
+    parser.add_argument(
+        '--parts', nargs='+', default=list(PARTS), choices=PARTS)
+    parser.add_argument(
+        '--settings',
+        nargs='+',
+        default=['eval', 'deploy'],
+        choices=sorted(SETTINGS),
+        help='; '.join(f'{s.name}: {s.description}'
+                       for s in SETTINGS.values()))
+    add_shape_argument(parser, (800, 1280), 'input height and width')
+    parser.add_argument('--runs', type=int, default=7, help='timed runs')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+    parser.add_argument(
+        '--threads', type=int, help='CPU threads (default: torch default)')
+    parser.add_argument(
+        '--train',
+        action='store_true',
+        help='also time one Mask R-CNN training step (forward, backward, '
+        'update) and its peak memory: FasterNet, FasterNet with_cp, '
+        'ResNet-50')
+    parser.add_argument('--train-runs', type=int, default=3)
+    parser.add_argument(
+        '--breakdown',
+        action='store_true',
+        help='also time the detectors by part: backbone, neck, heads, '
+        'post-processing')
+    parser.add_argument('--breakdown-runs', type=int, default=3)
+    parser.add_argument('--json', help='save every measurement here')
+    parser.add_argument('--plot', help='draw the table as a bar chart (PNG)')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='overwrite existing --json / --plot files')
+    return parser

@@ -7,7 +7,8 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from mmengine.utils import ProgressBar
 
-from ..flops import build_detector, load_model_config
+from ...config_files import load_model_config
+from ...models.build import build_detector
 from .inputs import training_batch
 from .settings import training_models
 from .timing import median_ms, sync, time_alternating

@@ -5,57 +5,30 @@ so a kill (or a crash before the data reach the disk) during a save leaves
 a truncated ``epoch_N.pth``, which ``last_checkpoint`` may already name:
 mmengine rewrites ``epoch_N.pth`` when a new best score arrives. Here the
 bytes go to a temporary file in the same folder, are fsynced, and are
-renamed into place.
+renamed into place (``atomic_files.atomic_write``).
 """
-import glob
 import os
 import os.path as osp
-import uuid
 from typing import Union
 
 from mmdet.registry import HOOKS
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 
+from ...atomic_files import atomic_write
+
 ATOMIC_BACKEND = 'atomic_local'
-
-
-def _fsync_dir(directory: str) -> None:
-    """Make the rename itself durable (where directories can be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose ``put`` is atomic and durable."""
 
     def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
-        filepath = os.fspath(filepath)
-        directory = osp.dirname(osp.abspath(filepath))
-        os.makedirs(directory, exist_ok=True)
-        prefix = osp.join(directory, f'.{osp.basename(filepath)}.')
-        # Leftovers of an earlier save of this name that was killed.
-        for stale in glob.glob(glob.escape(prefix) + '*.tmp'):
-            os.remove(stale)
-        tmp = f'{prefix}{uuid.uuid4().hex}.tmp'
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            with os.fdopen(fd, 'wb') as f:
+        os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
+        # clear_stale: the leftovers of an earlier save that was killed.
+        with atomic_write(filepath, durable=True, clear_stale=True) as tmp:
+            with open(tmp, 'wb') as f:
                 f.write(obj)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, filepath)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
-        _fsync_dir(directory)
 
 
 register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
