@@ -105,3 +105,16 @@ def test_tests_and_tools_import_no_script():
         and p.name != Path(__file__).name
     ]
     assert not offenders
+
+
+def test_readme_layout_names_every_module():
+    """A newcomer finds every module by its folder and its name: the
+    README's layout names each (a hook is one per file under hooks/)."""
+    readme = (ROOT / 'README.md').read_text()
+    layout = readme.split('## Layout', 1)[1].split('```')[1]
+    unnamed = [
+        str(path.relative_to(ROOT)) for path in PACKAGE.rglob('*.py')
+        if path.name != '__init__.py' and not {'hooks', '.mim'}
+        & set(path.parts) and path.name not in layout
+    ]
+    assert not unnamed, f'README.md\'s layout does not name {unnamed}'

@@ -169,7 +169,7 @@ def check_dynamic_input(model: 'onnx.ModelProto', shape: Tuple[int, int],
                         out: str) -> None:
     """Refuse a graph fixed to the traced size. torch's exporter falls
     back to a static graph when tracing had to specialise height and width
-    (at small sizes a coarse feature map has one row or column); such a
+    (where the coarsest feature map is down to one pixel); such a
     file fails at any other size."""
     dims = model.graph.input[0].type.tensor_type.shape.dim[2:]
     if not all(d.dim_param for d in dims):
