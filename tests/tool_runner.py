@@ -1,11 +1,16 @@
-"""Run the project's tools as a user would: subprocesses in a scratch cwd,
-or in this process what the tool's one call into the package runs."""
+"""Run the project's tools as a user would: processes in a scratch cwd
+(tools/*.py forked from a warm interpreter, ``tool_zygote``), or in this
+process what the tool's one call into the package runs."""
+import atexit
 import contextlib
 import io
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -36,6 +41,7 @@ MASK_DEMO = CONFIGS / 'demo' / 'mask_rcnn_fasternet_t0_shapes.py'
 RETINA_DEMO = CONFIGS / 'demo' / 'retinanet_fasternet_t0_shapes.py'
 # mmdet's own tools, as shipped in its wheel (what `mim train mmdet` runs).
 MMDET_TOOLS = Path(mmdet.__file__).parent / '.mim' / 'tools'
+ZYGOTE = Path(__file__).with_name('tool_zygote.py')
 
 
 def tiny_shapes_options(data_dir: Path,
@@ -111,14 +117,94 @@ def _command(
     return cmd, env
 
 
+class Zygote:
+    """A ``tool_zygote`` process: forks a run of one of tools/*.py with
+    torch and mmdet already imported (the seconds each start would take)."""
+
+    def __init__(self, env: Dict[str, str]) -> None:
+        self.process = subprocess.Popen([sys.executable, ZYGOTE],
+                                        cwd=ROOT,
+                                        env=env,
+                                        stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE,
+                                        text=True)
+        self.pending = b''
+
+    def _answer(self, deadline: float) -> dict:
+        """The next reply line, waiting until ``deadline`` at most."""
+        fd = self.process.stdout.fileno()
+        while b'\n' not in self.pending:
+            wait = max(deadline - time.time(), 0)
+            if not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 4096)
+            assert chunk, f'tool_zygote ended (exit {self.process.wait()})'
+            self.pending += chunk
+        line, self.pending = self.pending.split(b'\n', 1)
+        return json.loads(line)
+
+    def run(self, cmd: List[str], cwd: Path, env: Dict[str, str],
+            timeout: int) -> subprocess.CompletedProcess:
+        with tempfile.TemporaryDirectory() as folder:
+            outputs = [Path(folder) / name for name in ('stdout', 'stderr')]
+            for path in outputs:
+                path.touch()
+            request = dict(
+                argv=cmd[1:],
+                cwd=str(cwd),
+                env=env,
+                stdout=str(outputs[0]),
+                stderr=str(outputs[1]))
+            self.process.stdin.write(json.dumps(request) + '\n')
+            self.process.stdin.flush()
+            deadline = time.time() + timeout
+            pid = self._answer(deadline)['pid']
+            try:
+                status = self._answer(deadline)['returncode']
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                self._answer(time.time() + 60)
+                raise subprocess.TimeoutExpired(cmd, timeout)
+            return subprocess.CompletedProcess(
+                cmd, status, *(path.read_text() for path in outputs))
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+# One zygote per environment (a test's own variables get their own),
+# the most recently used kept.
+ZYGOTES: Dict[Tuple[Tuple[str, str], ...], Zygote] = {}
+ZYGOTES_KEPT = 2
+
+
+def _zygote(env: Dict[str, str]) -> Zygote:
+    key = tuple(
+        sorted((k, v) for k, v in env.items() if k != 'PYTEST_CURRENT_TEST'))
+    zygote = ZYGOTES.pop(key, None) or Zygote(env)
+    ZYGOTES[key] = zygote
+    while len(ZYGOTES) > ZYGOTES_KEPT:
+        ZYGOTES.pop(next(iter(ZYGOTES))).close()
+    return zygote
+
+
+atexit.register(lambda: [z.close() for z in ZYGOTES.values()])
+
+
 def run_tool(
         args: Sequence[str],
         cwd: Path,
         timeout: int = 600,
         warnings: Optional[str] = 'ignore') -> subprocess.CompletedProcess:
     """``warnings``: the PYTHONWARNINGS the tool runs under; None: Python's
-    defaults, as a user's shell has them."""
+    defaults, as a user's shell has them. tools/*.py with warnings ignored
+    run as forks of a ``Zygote``; anything else, and what checks what a
+    user sees (import-time warnings included), as a new process."""
     cmd, env = _command(args, warnings)
+    if (warnings == 'ignore' and cmd[0] == sys.executable
+            and Path(cmd[1]).parent == TOOLS):
+        return _zygote(env).run(cmd, cwd, env, timeout)
     return subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
