@@ -25,7 +25,10 @@ Two exact ways, no per-box Python loop:
 - dense blocks (when most pairs meet, the threshold is negative or a
   coordinate is not finite): a block of boxes is first suppressed by every
   box kept in earlier blocks, then resolved inside itself by the greedy
-  loop over its rows. Memory is O(kept x block).
+  loop over its rows. Memory is O(kept x block). With a threshold >= 0 and
+  finite boxes, the boxes are first split into groups apart in x (the
+  classes or levels of ``batched_nms``), each box only meets the kept
+  boxes of its group.
 """
 from typing import Optional, Tuple, Union
 
