@@ -27,8 +27,8 @@ Two exact ways, no per-box Python loop:
   box kept in earlier blocks, then resolved inside itself by the greedy
   loop over its rows. Memory is O(kept x block). With a threshold >= 0 and
   finite boxes, the boxes are first split into groups apart in x (the
-  classes or levels of ``batched_nms``), each box only meets the kept
-  boxes of its group.
+  classes or levels of ``batched_nms``), and a box is checked only against
+  the kept boxes of its own group.
 """
 from typing import Optional, Tuple, Union
 
