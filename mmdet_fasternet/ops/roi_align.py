@@ -167,13 +167,20 @@ class _Plan:
         self.ay = (weights[0, :, :pooled_h] /
                    count[:, None, None])[self.order].to(dtype)
         self.ax = weights[1, self.order, :pooled_w].to(dtype)
-        # Window origins: row of the batch, and block of the row.
-        image = rois[self.order, 0].long() * self.height
-        self.y0 = image + first[0, self.order]
-        self.y_last = image + self.height - 1
-        self.x0 = first[1, self.order] // BLOCK
         self.len_y = length[0, self.order].tolist()
         self.blocks_x = blocks_x[self.order].tolist()
+        # Each window's rows (of the batch, times the blocks of a row) and
+        # blocks (of a row), clamped to its image.
+        device = rois.device
+        row_blocks = self.padded_width // BLOCK
+        image = rois[self.order, 0].long() * self.height
+        span_y = torch.arange(max(self.len_y), device=device)
+        self.rows = torch.minimum(
+            image[:, None] + first[0, self.order, None] + span_y,
+            image[:, None] + self.height - 1) * row_blocks
+        span_x = torch.arange(max(self.blocks_x), device=device)
+        self.cols = (first[1, self.order, None] // BLOCK +
+                     span_x).clamp(max=row_blocks - 1)
         self.element_size = element_size
         # Channels per pass: the batch's channels-last copy of one group
         # stays under half of CHUNK_BYTES.
@@ -189,19 +196,13 @@ class _Plan:
     def chunks(self) -> Iterator[Tuple[slice, Tensor, int, int]]:
         """(sorted RoIs, block index (r, win_h, blocks), window height,
         width)."""
-        row_blocks = self.padded_width // BLOCK
         elements = self.group * BLOCK
-        device = self.y0.device
         for begin, end, win_h, blocks in _chunks(
                 self.len_y, self.blocks_x, elements * self.element_size * 3,
                 elements):
             part = slice(begin, end)
-            span_y = torch.arange(win_h, device=device)
-            rows = torch.minimum(self.y0[part, None] + span_y,
-                                 self.y_last[part, None])
-            span_x = torch.arange(blocks, device=device)
-            cols = (self.x0[part, None] + span_x).clamp(max=row_blocks - 1)
-            index = rows[:, :, None] * row_blocks + cols[:, None, :]
+            index = (
+                self.rows[part, :win_h, None] + self.cols[part, None, :blocks])
             yield part, index.flatten(), win_h, blocks * BLOCK
 
 
