@@ -25,7 +25,10 @@ Two exact ways, no per-box Python loop:
 - dense blocks (when most pairs meet, the threshold is negative or a
   coordinate is not finite): a block of boxes is first suppressed by every
   box kept in earlier blocks, then resolved inside itself by the greedy
-  loop over its rows. Memory is O(kept x block).
+  loop over its rows. Memory is O(kept x block). With a threshold >= 0 and
+  finite boxes, the boxes are first split into groups apart in x (the
+  classes or levels of ``batched_nms``), and a box is checked only against
+  the kept boxes of its own group.
 """
 from typing import Optional, Tuple, Union
 
@@ -75,26 +78,67 @@ def nms_cpu(boxes: Tensor,
     area = (x2 - x1 + offset) * (y2 - y1 + offset)
     threshold = torch.tensor(
         float(iou_threshold), dtype=torch.float32, device=boxes.device)
-    if block <= 0 and iou_threshold >= 0 and bool(
-            torch.isfinite(sorted_boxes).all()):
+    if iou_threshold < 0 or not bool(torch.isfinite(sorted_boxes).all()):
+        keep = _dense_keep(x1, y1, x2, y2, area, offset, threshold, block
+                           or BLOCK)
+        return order[keep]
+    if block <= 0:
         edges = _suppression_edges(x1, y1, x2, y2, area, offset, threshold)
         if edges is not None:
             return order[_greedy(*edges, order.numel())]
-    keep = _dense_keep(x1, y1, x2, y2, area, offset, threshold, block or BLOCK)
+    # Groups apart in x are independent: each box meets only the kept boxes
+    # of its own group.
+    by_group, group_start = _x_groups(x1, x2, offset)
+    columns = (t[by_group] for t in (x1, y1, x2, y2, area))
+    keep = torch.zeros_like(by_group, dtype=torch.bool)
+    keep[by_group] = _dense_keep(*columns, offset, threshold, block or BLOCK,
+                                 group_start)
     return order[keep]
 
 
-def _dense_keep(x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor, area: Tensor,
-                offset: int, threshold: Tensor, block: int) -> Tensor:
+def _x_groups(x1: Tensor, x2: Tensor, offset: int) -> Tuple[Tensor, Tensor]:
+    """Boxes (score order) by group, in score order within a group: in x1
+    order, a group starts at a box whose x1 is above every earlier box's
+    ``x2 + offset`` (rounded to float32: no float32 lies between that and
+    the exact sum), so the overlap width of boxes of different groups is
+    not positive (``batched_nms`` moves classes apart). Returns the
+    permutation and, per position in it, where its group starts."""
+    by_x = x1.argsort()
+    reach = (x2[by_x] + offset).cummax(0)[0]
+    new = torch.ones_like(by_x, dtype=torch.bool)
+    new[1:] = x1[by_x[1:]] > reach[:-1]
+    group = torch.empty_like(by_x)
+    group[by_x] = new.cumsum(0)
+    group, by_group = group.sort(stable=True)
+    position = torch.arange(group.numel(), device=group.device)
+    first = torch.ones_like(new)
+    first[1:] = group[1:] != group[:-1]
+    group_start = torch.where(first, position, 0).cummax(0)[0]
+    return by_group, group_start
+
+
+def _dense_keep(x1: Tensor,
+                y1: Tensor,
+                x2: Tensor,
+                y2: Tensor,
+                area: Tensor,
+                offset: int,
+                threshold: Tensor,
+                block: int,
+                group_start: Optional[Tensor] = None) -> Tensor:
     """Greedy NMS by blocks of ``block`` boxes (score order), each first
-    suppressed by every box kept before it: O(kept x N) overlaps."""
+    suppressed by every box kept before it (from ``group_start[i]`` on, if
+    given: no earlier box overlaps box i): O(kept x N) overlaps."""
     num = x1.numel()
     device = x1.device
     keep = torch.zeros(num, dtype=torch.bool, device=device)
     kept_positions: Optional[Tensor] = None
+    starts = None if group_start is None else group_start.tolist()
     for start in range(0, num, block):
         cols = slice(start, min(start + block, num))
         alive = torch.ones(cols.stop - start, dtype=torch.bool, device=device)
+        if starts is not None and kept_positions is not None:
+            kept_positions = kept_positions[kept_positions >= starts[start]]
         if kept_positions is not None and kept_positions.numel():
             earlier = _overlaps(x1, y1, x2, y2, area, kept_positions, cols,
                                 offset)

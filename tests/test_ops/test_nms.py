@@ -36,6 +36,24 @@ def test_iou_exactly_at_threshold_is_kept():
     assert ext_nms(case['boxes'], case['scores'], 0.5, 0).tolist() == [0, 1, 2]
 
 
+# Thin boxes whose x ranges meet by 0.4 (offset 0) or only through the
+# offset (1): IoU 0.25 and 1/3; the third box is apart. Compiled mmcv keeps
+# [0, 2] of both.
+THIN_BOXES = {
+    0: [[0., 0., 1., 10.], [0.6, 0., 1.6, 10.], [5., 0., 6., 10.]],
+    1: [[0., 0., 0., 9.], [0.5, 0., 0.5, 9.], [5., 0., 5., 9.]],
+}
+
+
+@pytest.mark.parametrize('offset', [0, 1])
+def test_boxes_meeting_by_less_than_a_pixel_in_x_suppress(offset):
+    boxes = torch.tensor(THIN_BOXES[offset])
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    for block in (0, 1, 256):
+        keep = nms_cpu(boxes, scores, 0.2, offset, block)
+        assert keep.tolist() == [0, 2], block
+
+
 @pytest.mark.parametrize(
     'case',
     golden()['batched_nms'],
