@@ -15,7 +15,7 @@ model is checked against PyTorch with onnxruntime at two input sizes.
 import argparse
 import json
 import os.path as osp
-from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -31,7 +31,9 @@ from ..models.detector_graph import DetectorGraph
 from ..models.detector_graph_onnx import ONNX_TRANSLATIONS
 from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import add_shape_argument, check_shape
-from .numerics import detection_error, max_relative_error
+from .detector_check import (Agreement, compare_detections, onnxruntime_runs,
+                             torch_runs)
+from .numerics import max_relative_error
 
 if TYPE_CHECKING:
     import onnx
@@ -179,46 +181,28 @@ def check_dynamic_input(model: 'onnx.ModelProto', shape: Tuple[int, int],
             'export at a larger --shape, e.g. the default 320 512.')
 
 
-class Agreement(NamedTuple):
-    """onnxruntime against PyTorch at one input size."""
-    shape: Tuple[int, int]
-    error: float  # largest relative difference (of paired detections)
-    unpaired: Optional[int] = None  # detectors: detections left unpaired
-    detections: Optional[int] = None  # detectors: how many PyTorch gave
-
-    def __str__(self) -> str:
-        text = (f'onnxruntime vs PyTorch at {self.shape[0]}x{self.shape[1]}'
-                f': max relative difference {self.error:.1e}')
-        if self.detections is None:
-            return text
-        if self.detections == 0:
-            return text + ' (no detection to compare)'
-        return text + (f' over {self.detections} detections, '
-                       f'{self.unpaired} unpaired (near-tied scores)')
-
-
 def verify(part: ExportedPart, out: str,
            shapes: List[Tuple[int, int]]) -> List[Agreement]:
-    """onnxruntime against PyTorch, per input size. A detector's outputs
-    are compared as sets of detections (``numerics.detection_error``):
-    other kernels may rank near-tied scores the other way."""
+    """onnxruntime against PyTorch, per input size."""
+    inputs = [example_input(part, shape, seed=0).numpy() for shape in shapes]
+    if part.detector_graph is not None:
+        return compare_detections(
+            onnxruntime_runs(out), torch_runs(part.detector_graph), inputs,
+            float(part.detector_graph.score_threshold),
+            'onnxruntime vs PyTorch')
     import onnxruntime
     session = onnxruntime.InferenceSession(
         out, providers=['CPUExecutionProvider'])
     found = []
-    for shape in shapes:
-        x = example_input(part, shape, seed=0)
+    for x in inputs:
         with torch.no_grad():
-            expected = [t.numpy() for t in part(x)]
-        got = session.run(None, {'image': x.numpy()})
-        if part.detector_graph is not None:
-            found.append(Agreement(shape, *detection_error(got, expected)))
-            continue
+            expected = [t.numpy() for t in part(torch.from_numpy(x))]
+        got = session.run(None, {'image': x})
         if [g.shape for g in got] != [e.shape for e in expected]:
-            raise ToolError(f'{out}: output shapes at input {shape} differ '
-                            f'from PyTorch: {[g.shape for g in got]} vs '
-                            f'{[e.shape for e in expected]}.')
-        found.append(Agreement(shape, max_relative_error(got, expected)))
+            raise ToolError(f'{out}: output shapes at input {x.shape[2:]} '
+                            f'differ from PyTorch: {[g.shape for g in got]} '
+                            f'vs {[e.shape for e in expected]}.')
+        found.append(Agreement(x.shape[2:], max_relative_error(got, expected)))
     return found
 
 

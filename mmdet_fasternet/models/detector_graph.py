@@ -28,11 +28,12 @@ from ..patches.torch_numpy import tell_exporter
 
 @torch.library.custom_op('fasternet::batched_nms', mutates_args=())
 def batched_nms(boxes: Tensor, scores: Tensor, groups: Tensor, num_groups: int,
-                iou_threshold: float, score_threshold: float) -> Tensor:
+                iou_threshold: float, score_threshold: Tensor) -> Tensor:
     """Indices of the boxes that NMS within each group (class or level)
-    keeps among those scoring above ``score_threshold``, by descending
-    score: mmcv's batched_nms, as mmdet calls it. ``groups`` are 0 to
-    ``num_groups - 1``; the ONNX translation needs their number."""
+    keeps among those scoring above ``score_threshold`` (a 0-d tensor),
+    by descending score: mmcv's batched_nms, as mmdet calls it.
+    ``groups`` are 0 to ``num_groups - 1``; the ONNX translation needs
+    their number."""
     candidates = (scores > score_threshold).nonzero().squeeze(1)
     if candidates.numel() == 0:
         return candidates
@@ -141,6 +142,12 @@ class DetectorGraph(nn.Module):
         self.register_buffer('mean', self.preprocessing['mean'])
         self.register_buffer('std', self.preprocessing['std'])
         self.two_stage = hasattr(detector, 'roi_head')
+        # The detections' score threshold, a tensor rather than a constant:
+        # it keeps its name in an exported file, where a check can lower it
+        # (untrained weights score below it everywhere).
+        head = detector.roi_head if self.two_stage else detector.bbox_head
+        self.register_buffer('score_threshold',
+                             torch.tensor(float(head.test_cfg.score_thr)))
         self.with_mask = self.two_stage and detector.roi_head.with_mask
 
     def forward(self, image: Tensor) -> Tuple[Tensor, ...]:
@@ -204,7 +211,7 @@ class DetectorGraph(nn.Module):
         scores = scores * box_sizes_valid(boxes, cfg.get('min_bbox_size', 0))
         keep = batched_nms(boxes, scores, labels, head.cls_out_channels,
                            cfg.nms.iou_threshold,
-                           cfg.score_thr)[:cfg.max_per_img]
+                           self.score_threshold)[:cfg.max_per_img]
         return boxes[keep], scores[keep], labels[keep]
 
     def rpn_proposals(self, feats: Sequence[Tensor], img_h, img_w) -> Tensor:
@@ -213,8 +220,9 @@ class DetectorGraph(nn.Module):
         boxes, scores, _, levels = self.level_candidates(
             self.detector.rpn_head, feats, cfg.nms_pre, img_h, img_w)
         scores = scores * box_sizes_valid(boxes, cfg.get('min_bbox_size', 0))
-        keep = batched_nms(boxes, scores, levels, len(feats),
-                           cfg.nms.iou_threshold, 0.0)[:cfg.max_per_img]
+        keep = batched_nms(boxes, scores, levels,
+                           len(feats), cfg.nms.iou_threshold,
+                           scores.new_zeros(()))[:cfg.max_per_img]
         if torch.compiler.is_exporting():
             # For the tracer, which cannot decide delta2bbox's shortcut for
             # no boxes: its general path gives the same (empty) result.
@@ -274,7 +282,7 @@ class DetectorGraph(nn.Module):
             num_classes, device=boxes.device).repeat(rois.shape[0])
         keep = batched_nms(boxes, scores, labels, num_classes,
                            cfg.nms.iou_threshold,
-                           cfg.score_thr)[:cfg.max_per_img]
+                           self.score_threshold)[:cfg.max_per_img]
         return boxes[keep], scores[keep], labels[keep]
 
     @staticmethod

@@ -11,17 +11,18 @@ from . import detector_graph  # noqa: F401  defines torch.ops.fasternet
 
 
 def onnx_batched_nms(boxes, scores, groups, num_groups: int,
-                     iou_threshold: float, score_threshold: float):
+                     iou_threshold: float, score_threshold):
     """``fasternet::batched_nms`` as ONNX NonMaxSuppression with one class
     per group: the candidates' scores spread over (group, box), -1 where a
     box is not of the group. NMS then runs group by group, on the boxes as
     they are (mmcv moves the groups apart instead, which costs a float's
-    precision, and with many candidates runs group by group as well)."""
+    precision, and with many candidates runs group by group as well).
+    ``score_threshold`` is applied once, before NMS, so that it stays one
+    tensor in the file (``apis/detector_check.py`` lowers it); NMS's own
+    threshold only drops the -1 fill (scores are at least 0)."""
     from onnxscript import opset18 as op
     candidates = op.Reshape(
-        op.NonZero(
-            op.Greater(scores, op.Constant(value_float=score_threshold))),
-        [-1])
+        op.NonZero(op.Greater(scores, score_threshold)), [-1])
     scores = op.Gather(scores, candidates, axis=0)
     in_group = op.Equal(
         op.Unsqueeze(op.Gather(groups, candidates, axis=0), [0]),
@@ -36,7 +37,7 @@ def onnx_batched_nms(boxes, scores, groups, num_groups: int,
                      op.Constant(value_float=-1.0)), [0]),
         op.Constant(value_ints=[2**31 - 1]),
         op.Constant(value_floats=[iou_threshold]),
-        op.Constant(value_floats=[score_threshold]))
+        op.Constant(value_floats=[-0.5]))
     kept = op.Reshape(op.Slice(selected, [2], [3], [1]), [-1])
     kept_scores = op.Gather(scores, kept, axis=0)
     _, by_score = op.TopK(kept_scores, op.Shape(kept_scores), axis=0)

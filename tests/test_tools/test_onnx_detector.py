@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import onnx
 import pycocotools.mask as mask_util
 import pytest
@@ -20,8 +21,12 @@ from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, call,
 
 from mmdet_fasternet.apis import time_breakdown
 from mmdet_fasternet.apis.benchmark import image_sample
+from mmdet_fasternet.apis.detector_check import (Runs, compare_detections,
+                                                 onnxruntime_runs,
+                                                 score_threshold_tensor,
+                                                 torch_runs)
 from mmdet_fasternet.apis.inference import demo
-from mmdet_fasternet.apis.onnx_export import ExportedPart, write_onnx
+from mmdet_fasternet.apis.onnx_export import RTOL, ExportedPart, write_onnx
 from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
                                                  onnx_node_parts,
                                                  profiled_parts,
@@ -29,7 +34,7 @@ from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
 from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ConfigError, ToolError
-from mmdet_fasternet.models.detector_graph import batched_nms
+from mmdet_fasternet.models.detector_graph import DetectorGraph, batched_nms
 from mmdet_fasternet.models.detector_graph_onnx import onnx_batched_nms
 from mmdet_fasternet.models.onnx_detector import OnnxDetector, onnx_session
 
@@ -184,6 +189,56 @@ def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
     assert int(listed[0].split(' detections')[0]) > 0
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize('exported', [RETINA_DEMO], indirect=True)
+def test_export_check_compares_boxes_where_nothing_scores_above(
+        exported, tmp_path):
+    """Untrained weights score below the threshold everywhere, and two
+    empty lists agree whatever the graph computes: the check lowers the
+    file's threshold (a named tensor) and PyTorch's, so that it compares
+    boxes, and so fails for a wrong graph."""
+    detector, path, _ = exported
+    model = onnx.load(str(path))
+    score_threshold_tensor(model, str(path)).CopyFrom(
+        onnx.numpy_helper.from_array(
+            np.array(1.0, np.float32), 'detector_graph.score_threshold'))
+    unreachable = tmp_path / 'unreachable.onnx'
+    onnx.save(model, str(unreachable))
+    graph = DetectorGraph(detector)
+    graph.score_threshold.fill_(1.0)
+    image = torch.rand(
+        1, 3, 128, 160, generator=torch.Generator().manual_seed(0)) * 255
+    inputs = [image.numpy()]
+    reference = torch_runs(graph)
+    assert len(reference.as_is(inputs[0])[0]) == 0
+    [agreement] = compare_detections(
+        onnxruntime_runs(str(unreachable)), reference, inputs, 1.0,
+        'onnxruntime vs PyTorch')
+    assert agreement.lowered_from == 1.0 and agreement.detections > 50
+    assert agreement.error < RTOL
+    assert str(agreement).endswith('nothing scored above the score '
+                                   'threshold 1, so both ran at 0')
+    assert float(graph.score_threshold) == 1.0  # restored
+    # A wrong graph: its box regression is 1% off, which the lowered check
+    # catches (at the file's threshold both would be empty).
+    for tensor in model.graph.initializer:
+        if tensor.name.endswith('retina_reg.weight'):
+            tensor.CopyFrom(
+                onnx.numpy_helper.from_array(
+                    onnx.numpy_helper.to_array(tensor) * 1.01, tensor.name))
+    wrong = tmp_path / 'wrong.onnx'
+    onnx.save(model, str(wrong))
+    [agreement] = compare_detections(
+        onnxruntime_runs(str(wrong)), reference, inputs, 1.0, 'x')
+    assert agreement.lowered_from == 1.0 and agreement.error > RTOL
+    # Where the reference finds nothing and the file does, nothing is
+    # lowered: that is a difference already.
+    [agreement] = compare_detections(
+        Runs(onnxruntime_runs(str(path)).as_is, pytest.fail), reference,
+        inputs, 1.0, 'x')
+    assert agreement.error == float('inf') and agreement.lowered_from is None
+
+
 def detections(dumped: dict) -> InstanceData:
     """A detection of ``tools/test.py --out``, its masks decoded."""
     return InstanceData(
@@ -198,7 +253,7 @@ class GroupedNms(torch.nn.Module):
     """The custom op alone, as the detector graph calls it."""
 
     def forward(self, boxes, scores, groups):
-        return batched_nms(boxes, scores, groups, 7, 0.5, 0.05)
+        return batched_nms(boxes, scores, groups, 7, 0.5, torch.tensor(0.05))
 
 
 def test_grouped_nms_in_onnxruntime_keeps_what_mmcv_keeps(tmp_path):
@@ -227,7 +282,7 @@ def test_grouped_nms_in_onnxruntime_keeps_what_mmcv_keeps(tmp_path):
     session = onnxruntime.InferenceSession(str(path))
     for n in (600, 150):  # dynamic number of boxes
         inputs = (boxes[:n], scores[:n], groups[:n])
-        want = batched_nms(*inputs, 7, 0.5, 0.05)
+        want = batched_nms(*inputs, 7, 0.5, torch.tensor(0.05))
         got = session.run(
             None,
             dict(
