@@ -29,6 +29,8 @@ from mmdet_fasternet.apis.dataset_config import (dataset_config_parser,
 from mmdet_fasternet.apis.flops import flops_parser, get_flops
 from mmdet_fasternet.apis.inference import demo, demo_parser
 from mmdet_fasternet.apis.onnx_export import export, export_parser
+from mmdet_fasternet.apis.openvino_export import (export_openvino,
+                                                  export_openvino_parser)
 from mmdet_fasternet.apis.runner import (evaluate, evaluate_parser, train,
                                          train_parser)
 from mmdet_fasternet.config_files import load_model_config
@@ -240,6 +242,7 @@ PARSERS = {
     demo: demo_parser,
     evaluate: evaluate_parser,
     export: export_parser,
+    export_openvino: export_openvino_parser,
     get_flops: flops_parser,
     plot_curves: curves_parser,
     train: train_parser,

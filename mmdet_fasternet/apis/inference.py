@@ -21,7 +21,7 @@ from torch import nn
 from ..config_files import find_config
 from ..errors import ToolError, require_file
 from ..models.checkpoint_fit import load_state_strictly
-from ..models.onnx_detector import use_onnx_file
+from ..models.exported_detector import is_exported_file, use_exported_file
 from ..patches.mmdet import SafeDetInferencer
 from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_device
@@ -98,12 +98,12 @@ def weights_loader(
         cfg: Config,
         weights: Optional[str]) -> Optional[Callable[[nn.Module], dict]]:
     """How the demo's model gets ``weights``: a checkpoint read now and
-    loaded strictly into the model, or an ONNX file that replaces the
-    config's model (the file holds the weights)."""
+    loaded strictly into the model, or an exported file (.onnx, OpenVINO
+    .xml) that replaces the config's model (the file holds the weights)."""
     if weights is None:
         return None
-    if weights.endswith('.onnx'):
-        use_onnx_file(cfg, weights)
+    if is_exported_file(weights):
+        use_exported_file(cfg, weights)
         return lambda model: {}
     ckpt = read_checkpoint(weights)
 
@@ -125,7 +125,7 @@ def demo(args: argparse.Namespace) -> None:
                         f'{args.pred_score_thr}.')
     images = list_images(args.inputs)
     config = find_config(args.config)
-    if args.weights and args.weights.endswith('.onnx'):
+    if args.weights and is_exported_file(args.weights):
         require_file(args.weights, '--weights')
     elif args.weights:
         check_checkpoint_file(args.weights, '--weights')
@@ -161,7 +161,8 @@ def demo_parser() -> argparse.ArgumentParser:
     parser.add_argument('config', help='config file path')
     parser.add_argument(
         '--weights',
-        help='checkpoint (path or URL); without it the model is untrained')
+        help='checkpoint (path or URL), or an exported detector (.onnx, '
+        'OpenVINO .xml); without it the model is untrained')
     parser.add_argument(
         '--out-dir',
         default='work_dirs/demo',

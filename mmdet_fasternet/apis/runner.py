@@ -25,7 +25,7 @@ from ..datasets.data_checks import check_dataset_paths, explain_data_error
 from ..engine.distributed import start_cpu_process_group
 from ..errors import ToolError, UserError, refuse_overwrite
 from ..models.checkpoint_fit import not_resumable
-from ..models.onnx_detector import use_onnx_file
+from ..models.exported_detector import is_exported_file, use_exported_file
 from ..safe_loading import check_checkpoint_file
 from .cli import add_common_arguments
 
@@ -145,14 +145,14 @@ def train(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    """tools/test.py: evaluate a checkpoint (or an exported ONNX file) with
-    the config's evaluator."""
+    """tools/test.py: evaluate a checkpoint (or an exported detector: ONNX,
+    OpenVINO IR) with the config's evaluator."""
     cfg = load_config(args)
-    if args.checkpoint.endswith('.onnx'):
+    if is_exported_file(args.checkpoint):
         if args.deploy:
-            raise ToolError('--deploy applies to checkpoints; an ONNX file '
-                            'is exported in deploy mode already.')
-        use_onnx_file(cfg, args.checkpoint)
+            raise ToolError('--deploy applies to checkpoints; an exported '
+                            'file is in deploy mode already.')
+        use_exported_file(cfg, args.checkpoint)
     else:
         check_checkpoint_file(args.checkpoint)
         cfg.load_from = args.checkpoint
@@ -180,8 +180,9 @@ def evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument('config', help='config file path')
     parser.add_argument(
         'checkpoint',
-        help='checkpoint file (path or URL), or an ONNX file of the whole '
-        'detector (tools/export_onnx.py --part detector)')
+        help='checkpoint file (path or URL), or an exported whole detector: '
+        '.onnx (tools/export_onnx.py --part detector) or OpenVINO .xml '
+        '(tools/export_openvino.py)')
     parser.add_argument('--work-dir', help='where the evaluation logs go')
     parser.add_argument(
         '--out', help='also dump the raw predictions to this .pkl file')

@@ -1,11 +1,11 @@
 """Where a detector's time goes: backbone, neck, heads, post-processing.
 
-In PyTorch, forward hooks time the modules of each part; in onnxruntime,
-its profiler times every node, and the exporter's record of the module
-each node came from (``pkg.torch.onnx.name_scopes``) names the part. The
-heads include the RoI feature extraction (RoIAlign); post-processing is
-the rest of the measured time: decoding, NMS, top-k, pasting masks, and
-the framework's own overhead.
+In PyTorch, forward hooks time the modules of each part; in onnxruntime
+and OpenVINO, their profilers time every node, and the exporter's record
+of the module each node came from (``pkg.torch.onnx.name_scopes``) names
+the part. The heads include the RoI feature extraction (RoIAlign);
+post-processing is the rest of the measured time: decoding, NMS, top-k,
+pasting masks, and the framework's own overhead.
 """
 import ast
 import json
@@ -156,3 +156,29 @@ def onnx_breakdown(onnx_file: str, step: Callable[[], None], session,
     parts = profiled_parts(session.end_profiling(), onnx_node_parts(onnx_file),
                            runs)
     return with_rest(parts, 1e3 * mean(totals))
+
+
+def openvino_breakdown(onnx_file: str, step: Callable[[], None], request,
+                       runs: int) -> Dict[str, float]:
+    """Mean ms per part over ``runs`` calls of ``step``, which runs the
+    OpenVINO ``request`` of a model converted from ``onnx_file`` and
+    compiled with PERF_COUNT; one warm-up call first. OpenVINO names a
+    node it made of ONNX nodes after one of them (``name/suffix`` for
+    what it split off); nodes it added count as post-processing."""
+    node_parts = onnx_node_parts(onnx_file)
+    step()
+    spent = {part: 0.0 for part in TIME_PARTS}
+    totals = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        step()
+        totals.append(time.perf_counter() - start)
+        for info in request.get_profiling_info():
+            part = node_parts.get(info.node_name) or node_parts.get(
+                info.node_name.split('/')[0])
+            spent[part or 'post-processing'] += (
+                info.real_time.total_seconds() * 1e3)
+    return with_rest({
+        k: v / runs
+        for k, v in spent.items()
+    }, 1e3 * mean(totals))

@@ -22,12 +22,14 @@ from ..errors import DataError
 DatasetRef = Tuple[str, dict]
 
 
-def _walk(key: str, dataset: dict) -> Iterator[DatasetRef]:
+def leaf_datasets(key: str, dataset: dict) -> Iterator[DatasetRef]:
+    """The datasets inside wrappers (``key``: the config key of
+    ``dataset``)."""
     if 'dataset' in dataset:  # wrappers such as RepeatDataset
-        yield from _walk(f'{key}.dataset', dataset['dataset'])
+        yield from leaf_datasets(f'{key}.dataset', dataset['dataset'])
     elif 'datasets' in dataset:  # ConcatDataset
         for i, d in enumerate(dataset['datasets']):
-            yield from _walk(f'{key}.datasets.{i}', d)
+            yield from leaf_datasets(f'{key}.datasets.{i}', d)
     else:
         yield key, dataset
 
@@ -39,7 +41,8 @@ def dataset_configs(cfg: Config, splits: List[str]) -> List[DatasetRef]:
         loader = cfg.get(f'{split}_dataloader')
         if not loader or 'dataset' not in loader:
             continue
-        for key, ds in _walk(f'{split}_dataloader.dataset', loader['dataset']):
+        for key, ds in leaf_datasets(f'{split}_dataloader.dataset',
+                                     loader['dataset']):
             ds_cls = DATASETS.get(ds.get('type', ''))
             if not getattr(ds_cls, 'generates_files', False):
                 found.append((key, ds))

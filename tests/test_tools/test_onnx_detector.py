@@ -43,28 +43,6 @@ CASCADE = CONFIGS / 'cascade_mask_rcnn_fasternet_t0.py'
 SIZES = [((128, 160), (256, 320)), ((150, 230), (100, 153))]
 
 
-@pytest.fixture(scope='module')
-def mask_demo_export(tmp_path_factory):
-    """The demo Mask R-CNN with fresh weights, saved as a checkpoint and
-    exported from it by tools/export_onnx.py (eval mode; every detection
-    kept, as many_detections keeps them)."""
-    folder = tmp_path_factory.mktemp('mask_export')
-    detector = many_detections(MASK_DEMO)
-    ckpt = folder / 'trained.pth'
-    torch.save({'state_dict': detector.state_dict(), 'meta': {}}, ckpt)
-    config = folder / 'keep_all.py'
-    config.write_text(
-        f'_base_ = {str(MASK_DEMO)!r}\n'
-        'model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0)))\n')
-    onnx_file = folder / 'mask.onnx'
-    result = run_tool([
-        TOOLS / 'export_onnx.py', config, '--part', 'detector', '--weights',
-        ckpt, '--out', onnx_file, '--shape', '128', '160', '--no-deploy'
-    ], folder)
-    assert result.returncode == 0, describe(result)
-    return detector, ckpt, onnx_file
-
-
 @pytest.fixture(scope='module', params=[MASK_DEMO, RETINA_DEMO, CASCADE])
 def exported(request, tmp_path_factory):
     """A detector with fresh weights, exported in eval mode (deploy mode
@@ -147,33 +125,44 @@ def test_onnx_file_for_other_classes_is_refused(exported):
 
 
 @pytest.mark.e2e
-def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
-        tmp_path, capsys, mask_demo_export):
+def test_test_tool_evaluates_exported_files_like_their_checkpoint(
+        tmp_path, capsys, mask_demo_export, mask_demo_ir):
+    """The checkpoint, its ONNX export and that file's OpenVINO IR: the
+    same metrics and detections from tools/test.py, the same drawing from
+    tools/demo.py."""
     _, ckpt, onnx_file = mask_demo_export
+    sources = (ckpt, onnx_file, mask_demo_ir[0])
     metrics, predictions = [], []
-    for source in (ckpt, onnx_file):
-        out = tmp_path / f'{Path(source).stem}.pkl'
+    for source in sources:
+        out = tmp_path / f'{Path(source).name}.pkl'
         result = run_tool([
             TOOLS / 'test.py', MASK_DEMO, source, '--work-dir',
-            tmp_path / Path(source).stem, '--out', out, '--cfg-options',
+            tmp_path / Path(source).name, '--out', out, '--cfg-options',
             'model.test_cfg.rcnn.score_thr=0.0'
         ] + tiny_shapes_options(tmp_path / 'data'), tmp_path)
         assert result.returncode == 0, describe(result)
         metrics.append(metric_lines(result.stdout))
         predictions.append(pickle.loads(out.read_bytes()))
-    assert set(metrics[0]) == set(metrics[1]) and 'coco/segm_mAP' in metrics[0]
-    for name, value in metrics[0].items():
-        assert abs(metrics[1][name] - value) <= 0.01, name
+    assert 'coco/segm_mAP' in metrics[0]
+    for found in metrics[1:]:
+        assert set(found) == set(metrics[0])
+        for name, value in metrics[0].items():
+            assert abs(found[name] - value) <= 0.01, name
     # The mAPs of fresh weights are near 0 either way: what was evaluated is
     # the same, the checkpoint's 100 detections per image, masks included.
-    for want, got in zip(*predictions):
-        want, got = (detections(p['pred_instances']) for p in (want, got))
+    for want, *others in zip(*predictions):
+        want = detections(want['pred_instances'])
         assert len(want) == 100
-        assert_same_detections(got, want, box_atol=1e-2, score_atol=1e-4)
-    # tools/demo.py draws the same detections from either file.
+        for got in others:
+            assert_same_detections(
+                detections(got['pred_instances']),
+                want,
+                box_atol=1e-2,
+                score_atol=1e-4)
+    # tools/demo.py draws the same detections from each file.
     image = next((tmp_path / 'data' / 'val' / 'images').iterdir())
     listed = []
-    for weights in (ckpt, onnx_file):
+    for weights in sources:
         assert call(
             demo,
             image,
@@ -185,8 +174,18 @@ def test_test_tool_evaluates_an_onnx_file_like_its_checkpoint(
             force=False) == 0
         listed.append(capsys.readouterr().out.split(': ',
                                                     1)[1].rsplit(' -> ', 1)[0])
-    assert listed[0] == listed[1] and 'detections' in listed[0]
+    assert listed[0] == listed[1] == listed[2] and 'detections' in listed[0]
     assert int(listed[0].split(' detections')[0]) > 0
+
+
+def detections(dumped: dict) -> InstanceData:
+    """A detection of ``tools/test.py --out``, its masks decoded."""
+    return InstanceData(
+        bboxes=dumped['bboxes'],
+        scores=dumped['scores'],
+        labels=dumped['labels'],
+        masks=torch.from_numpy(mask_util.decode(dumped['masks'])).permute(
+            2, 0, 1))
 
 
 @pytest.mark.e2e
@@ -237,16 +236,6 @@ def test_export_check_compares_boxes_where_nothing_scores_above(
         Runs(onnxruntime_runs(str(path)).as_is, pytest.fail), reference,
         inputs, 1.0, 'x')
     assert agreement.error == float('inf') and agreement.lowered_from is None
-
-
-def detections(dumped: dict) -> InstanceData:
-    """A detection of ``tools/test.py --out``, its masks decoded."""
-    return InstanceData(
-        bboxes=dumped['bboxes'],
-        scores=dumped['scores'],
-        labels=dumped['labels'],
-        masks=torch.from_numpy(mask_util.decode(dumped['masks'])).permute(
-            2, 0, 1))
 
 
 class GroupedNms(torch.nn.Module):

@@ -11,6 +11,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from tool_runner import CONFIGS, TOOLS, call, describe, one_line, run_tool
 
+from mmdet_fasternet import cpu
 from mmdet_fasternet.apis.benchmark import benchmark, training_peak_memory
 from mmdet_fasternet.apis.flops import complexity
 from mmdet_fasternet.apis.numerics import (detection_error, max_relative_error,
@@ -138,7 +139,7 @@ def test_detections_are_compared_as_sets():
 @pytest.mark.e2e
 def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     settings = ('eval', 'deploy', 'deploy-bf16', 'deploy-compile',
-                'onnxruntime')
+                'onnxruntime', 'openvino', 'openvino-int8')
     args = [
         TOOLS / 'benchmark.py', '--arch', 't0', '--parts', 'backbone',
         'retinanet', '--settings', *settings, '--shape', '64', '160', '--runs',
@@ -150,6 +151,7 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     assert '| backbone | deploy |' in result.stdout
     assert 'deploy is ' in result.stdout and 'as fast as eval' in result.stdout
     assert '| retinanet | onnxruntime | FasterNet-T0 |' in result.stdout
+    assert '| retinanet | openvino-int8 | FasterNet-T0 |' in result.stdout
     data = json.loads((tmp_path / 'bench.json').read_text())
     rows = {(r['part'], r['setting']): r for r in data['inference']}
     assert set(rows) == {(p, s)
@@ -165,8 +167,11 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
         v for k, v in backbone['gflops'].items() if k.startswith('1x1'))
     assert all(len(t) == 2 for t in backbone['times_s'].values())
     assert backbone['max_rel_error_vs_first_setting'] < 1e-4
-    assert rows[('backbone',
-                 'onnxruntime')]['max_rel_error_vs_first_setting'] < 1e-4
+    for exact in ('onnxruntime', 'openvino'):
+        assert rows[('backbone',
+                     exact)]['max_rel_error_vs_first_setting'] < 1e-4
+    assert 1e-4 < rows[(
+        'backbone', 'openvino-int8')]['max_rel_error_vs_first_setting'] < 0.5
     assert 1e-4 < rows[(
         'backbone', 'deploy-bf16')]['max_rel_error_vs_first_setting'] < 0.05
     for setting in settings:  # every detector row has its time by part
@@ -348,3 +353,22 @@ def test_cascade_mask_head_counted_on_100_rois_as_mask_rcnn(monkeypatch):
     ]
     mask_rcnn, cascade = (c.flops - c.flops_mmdet2 for c in counts)
     assert mask_rcnn > 0 and cascade == 3 * mask_rcnn
+
+
+@pytest.mark.parametrize('model,flags,isa,pays', [
+    ('AMD EPYC 9R14', 'fpu sse avx avx2 fma', 'AVX2', False),
+    ('Intel(R) Xeon(R) Platinum', 'avx2 avx512f avx512_vnni', 'AVX-512 VNNI',
+     True),
+    ('Intel(R) Xeon(R) Processor', 'avx2 avx512f avx512_vnni amx_int8', 'AMX',
+     True),
+])
+def test_the_cpu_is_named_with_the_isa_the_figures_need(
+        monkeypatch, model, flags, isa, pays):
+    """The benchmark's header, and whether INT8 pays (VNNI or AMX)."""
+    monkeypatch.setattr(cpu, 'cpuinfo', lambda: {
+        'model name': model,
+        'flags': flags
+    })
+    assert cpu.widest_isa() == isa and cpu.int8_pays() == pays
+    assert cpu.cpu_description().startswith(f'{model}, ')
+    assert cpu.cpu_description().endswith(f'cores, widest ISA: {isa}')

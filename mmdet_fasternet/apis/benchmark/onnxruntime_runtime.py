@@ -1,6 +1,7 @@
 """The onnxruntime runtime: the deployed model exported to ONNX and run as
 tools/test.py runs a file."""
 import copy
+import os.path as osp
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -9,7 +10,8 @@ from mmdet.registry import MODELS
 
 from ...errors import ToolError
 from ...models.deploy import deploy_model
-from ...models.onnx_detector import onnx_providers, onnx_session, use_onnx_file
+from ...models.exported_detector import use_exported_file
+from ...models.onnx_detector import onnx_providers, onnx_session
 from ...patches.mmengine import image_preprocessing
 from ..onnx_export import ExportedPart, write_onnx
 from ..time_breakdown import onnx_breakdown
@@ -37,7 +39,8 @@ def to_pixels(x: torch.Tensor, detector: BaseDetector) -> torch.Tensor:
 class OnnxRunner:
     """The case's part exported (deploy mode) into its folder and run by
     onnxruntime: features of a backbone, or a detector's predictions with
-    masks pasted."""
+    masks pasted. The file is exported once per run of the tool: the
+    OpenVINO settings convert the same one."""
 
     def __init__(self, case: Case) -> None:
         part, x = case.part, case.x
@@ -46,7 +49,8 @@ class OnnxRunner:
         exported = ExportedPart(
             detector, 'backbone' if part == 'backbone' else 'detector')
         self.onnx_file = f'{case.folder}/{case.label}-{part}.onnx'
-        write_onnx(exported.eval(), tuple(x.shape[-2:]), self.onnx_file)
+        if not osp.exists(self.onnx_file):
+            write_onnx(exported.eval(), tuple(x.shape[-2:]), self.onnx_file)
         self.case = case
         if part == 'backbone':
             self.feed = {'image': x.float().cpu().numpy()}
@@ -64,7 +68,7 @@ class OnnxRunner:
         if self.case.part == 'backbone':
             return onnx_session(self.onnx_file, device, session_options)
         cfg = copy.deepcopy(self.case.contender.cfg)
-        use_onnx_file(cfg, self.onnx_file)
+        use_exported_file(cfg, self.onnx_file)
         cfg.model.update(device=device, session_options=session_options)
         return MODELS.build(cfg.model)
 

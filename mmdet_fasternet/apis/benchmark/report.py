@@ -1,11 +1,11 @@
 """How the measurements are reported: the tables, the bar chart, JSON."""
 import argparse
 import json
-import platform
 from typing import List
 
 import torch
 
+from ...cpu import cpu_description
 from ..time_breakdown import TIME_PARTS
 from .timing import PEAK_PREFIX
 
@@ -13,8 +13,9 @@ from .timing import PEAK_PREFIX
 def print_inference(rows: List[dict], args: argparse.Namespace,
                     device: torch.device) -> None:
     fasternet = f'FasterNet-{args.arch.upper()}'
+    where = cpu_description() if device.type == 'cpu' else str(device)
     print(f'\n\n{fasternet} vs ResNet-50 at {args.shape[0]}x{args.shape[1]}'
-          f', batch 1, {device} ({torch.get_num_threads()} threads), torch '
+          f', batch 1, {where} ({torch.get_num_threads()} threads), torch '
           f'{torch.__version__}; median of {args.runs} alternating runs '
           f'after {args.warmup} warm-up runs. Peak: the fastest of '
           f"{fasternet}'s own C->2C 1x1 convs (channels_last), timed in the "
@@ -103,7 +104,7 @@ def plot(rows: List[dict], args: argparse.Namespace, path: str) -> None:
     ax.set_xticks(range(len(rows)), labels, fontsize=8)
     ax.set_ylabel('ms per image (median)')
     ax.set_title(f'{args.shape[0]}x{args.shape[1]}, batch 1, '
-                 f'{platform.processor() or platform.machine()}, '
+                 f'{cpu_description()}, '
                  f'{torch.get_num_threads()} threads')
     ax.legend()
     fig.tight_layout()

@@ -57,6 +57,25 @@ SETTINGS = {
             'host, as tools/test.py runs it) and run by onnxruntime (its CUDA '
             'provider with --device cuda)',
             runtime='onnxruntime'),
+        Setting(
+            'openvino',
+            deploy=True,
+            channels_last=False,
+            bf16=False,
+            compile=False,
+            description='the onnxruntime setting\'s file converted to an '
+            'OpenVINO IR (tools/export_openvino.py) and run by OpenVINO on '
+            'the CPU in fp32',
+            runtime='openvino'),
+        Setting(
+            'openvino-int8',
+            deploy=True,
+            channels_last=False,
+            bf16=False,
+            compile=False,
+            description='the same IR quantised to INT8 by NNCF (calibrated '
+            'on the timed image; pays with VNNI or AMX)',
+            runtime='openvino-int8'),
     )
 }
 

@@ -4,6 +4,7 @@ import argparse
 import torch
 from mmengine.utils import ProgressBar
 
+from ...cpu import cpu_description
 from ...errors import ToolError, refuse_overwrite
 from ...models import ARCH_SETTINGS
 from ..cli import add_shape_argument, check_device, check_shape
@@ -45,6 +46,7 @@ def benchmark(args: argparse.Namespace) -> None:
         arch=args.arch,
         shape=list(args.shape),
         device=str(device),
+        cpu=cpu_description(),
         threads=torch.get_num_threads(),
         torch=torch.__version__,
         runs=args.runs,

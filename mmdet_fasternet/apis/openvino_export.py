@@ -1,0 +1,292 @@
+"""tools/export_openvino.py: a whole detector exported to ONNX
+(tools/export_onnx.py --part detector) as an OpenVINO IR, fp32 or INT8.
+
+fp32 is OpenVINO's conversion of the ONNX file with its weights kept in
+fp32 (``save_model`` would halve them to fp16), checked against
+onnxruntime on that file at two input sizes (``detector_check``). INT8 is
+NNCF's post-training quantisation, calibrated on images of the config's
+training set resized as its test pipeline resizes them (what the file will
+see); the layers in ``KEEP_FP32`` stay fp32, chosen by the mAP each costs
+(docs/deploy.md). INT8 is not exact by design: the tool reports how many
+detections still agree with onnxruntime; its accuracy is its mAP
+(``tools/test.py CONFIG FILE.xml``).
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import re
+import tempfile
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmdet.registry import DATASETS
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from ..atomic_files import atomic_write
+from ..config_files import load_model_config
+from ..cpu import cpu_description, int8_pays
+from ..datasets.data_checks import check_dataset_paths, leaf_datasets
+from ..errors import ConfigError, ToolError, refuse_overwrite, require_file
+from ..metainfo import config_metainfo
+from ..models.openvino_detector import (RT_INFO_KEY, compile_ir,
+                                        import_openvino, read_ir)
+from ..patches.mmengine import ConfigOptionsAction
+from .detector_check import (Agreement, Runs, compare_detections,
+                             onnxruntime_runs, score_threshold,
+                             with_lowered_score_threshold)
+from .numerics import pair_detections
+from .onnx_export import RTOL
+
+# Layers left in fp32 by default, by the module path of their weights:
+# regular expressions, searched.
+KEEP_FP32 = ()
+CALIBRATION_IMAGES = 64
+WEIGHTED_OPS = ('Convolution', 'GroupConvolution', 'ConvolutionBackpropData',
+                'MatMul')
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Every argument, before anything is read."""
+    if not args.out.endswith('.xml'):
+        raise ToolError(f'--out must end with .xml (OpenVINO writes the '
+                        f'weights beside it as .bin), got {args.out!r}.')
+    require_file(args.onnx, 'ONNX file')
+    for path in (args.out, osp.splitext(args.out)[0] + '.bin'):
+        refuse_overwrite(path, '--out', args.force)
+    if args.calibration_images < 1:
+        raise ToolError(f'--calibration-images must be at least 1, got '
+                        f'{args.calibration_images}.')
+
+
+def check_classes(onnx_file: str, classes: Sequence[str]) -> None:
+    """The ONNX file must be a whole detector of the config's classes."""
+    import onnx
+    meta = {
+        p.key: p.value
+        for p in onnx.load(onnx_file, load_external_data=False).metadata_props
+    }
+    if 'classes' not in meta:
+        raise ToolError(f'{onnx_file!r} is not a whole detector (it records '
+                        f'no class names); export it with '
+                        f'tools/export_onnx.py --part detector.')
+    if json.loads(meta['classes']) != list(classes):
+        raise ToolError(f'{onnx_file!r} was exported for other classes than '
+                        f'the config names; pass the config it was exported '
+                        f'from.')
+
+
+def calibration_images(cfg: Config, count: int, seed: int) -> List[np.ndarray]:
+    """``count`` images of the config's training set, drawn with ``seed``,
+    as the file takes them: resized by the test pipeline, float32
+    (1, 3, H, W) BGR pixels."""
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    check_dataset_paths(cfg, ['train'])
+    _, train = next(
+        leaf_datasets('train_dataloader.dataset',
+                      cfg.train_dataloader.dataset))
+    train = copy.deepcopy(train)
+    train.pipeline = cfg.test_dataloader.dataset.pipeline
+    dataset = DATASETS.build(train)
+    if len(dataset) == 0:
+        raise ConfigError('the training set is empty: nothing to calibrate '
+                          'INT8 on.')
+    picked = np.random.default_rng(seed).permutation(len(dataset))[:count]
+    return [dataset[int(i)]['inputs'].float()[None].numpy() for i in picked]
+
+
+def keep_fp32_scope(model, patterns: Sequence[str]) -> List[str]:
+    """The names of ``model``'s weighted ops whose weights' module path
+    matches one of ``patterns``."""
+    paths = []
+    for op in model.get_ordered_ops():
+        if op.get_type_name() in WEIGHTED_OPS:
+            weights = op.input_value(1).get_node()
+            paths.append((op.get_friendly_name(), weights.get_friendly_name()
+                          if weights.get_type_name() == 'Constant' else ''))
+    for pattern in patterns:
+        if not any(re.search(pattern, path) for _, path in paths):
+            raise ToolError(
+                f'--keep-fp32 {pattern!r} matches no layer with weights '
+                f'(their names are module paths, e.g. backbone.patch_embed).')
+    return [
+        name for name, path in paths if any(
+            re.search(pattern, path) for pattern in patterns)
+    ]
+
+
+def quantize(model, images: List[np.ndarray], keep_fp32: Sequence[str]):
+    """``model`` in INT8 by NNCF, calibrated on ``images``."""
+    try:
+        import nncf
+    except ImportError:
+        raise ToolError("INT8 needs NNCF: pip install 'mmdet-fasternet"
+                        "[openvino]' (openvino and nncf).")
+    scope = keep_fp32_scope(model, keep_fp32)
+    return nncf.quantize(
+        model,
+        nncf.Dataset(images),
+        subset_size=len(images),
+        ignored_scope=nncf.IgnoredScope(names=scope) if scope else None)
+
+
+def to_ir(onnx_file: str,
+          calibration: Optional[List[np.ndarray]] = None,
+          keep_fp32: Sequence[str] = ()):
+    """``onnx_file`` as an OpenVINO model: fp32, or INT8 calibrated on
+    ``calibration`` with ``keep_fp32`` left alone; the file's metadata
+    (class names, preprocessing) and the precision in its runtime info."""
+    import onnx
+    model = import_openvino().convert_model(onnx_file)
+    meta = {
+        p.key: p.value
+        for p in onnx.load(onnx_file, load_external_data=False).metadata_props
+    }
+    if calibration is not None:
+        model = quantize(model, calibration, keep_fp32)
+    meta.update(
+        precision='fp32' if calibration is None else 'int8',
+        keep_fp32=json.dumps([] if calibration is None else list(keep_fp32)))
+    for key, value in meta.items():
+        model.set_rt_info(value, [RT_INFO_KEY, key])
+    return model
+
+
+def save_ir(model, out: str) -> None:
+    """``out`` and its .bin, each written whole or not at all."""
+    ov = import_openvino()
+    with tempfile.TemporaryDirectory(dir=osp.dirname(osp.abspath(out))) as d:
+        tmp = osp.join(d, 'model.xml')
+        ov.save_model(model, tmp, compress_to_fp16=False)
+        with atomic_write(osp.splitext(out)[0] + '.bin', '.bin') as bin_tmp:
+            os.replace(osp.join(d, 'model.bin'), bin_tmp)
+        with atomic_write(out, '.xml') as xml_tmp:
+            os.replace(tmp, xml_tmp)
+
+
+def openvino_runs(xml_file: str, onnx_file: str) -> Runs:
+    """The IR in OpenVINO; lowered: a conversion of the ONNX file with its
+    threshold lowered (OpenVINO folds the threshold into unnamed
+    constants)."""
+    import onnx
+    ov = import_openvino()
+
+    def runs_of(model):
+        compiled = compile_ir(model)
+        return lambda x: list(compiled({'image': x}).values())
+
+    def lowered():
+        model = with_lowered_score_threshold(onnx.load(onnx_file), onnx_file)
+        with tempfile.TemporaryDirectory() as d:
+            onnx.save(model, osp.join(d, 'lowered.onnx'))
+            return runs_of(ov.convert_model(osp.join(d, 'lowered.onnx')))
+
+    return Runs(runs_of(read_ir(xml_file)), lowered)
+
+
+def check_inputs(shapes: Sequence[Sequence[int]]) -> List[np.ndarray]:
+    generator = torch.Generator().manual_seed(0)
+    return [(torch.rand(1, 3, *shape, generator=generator) * 255).numpy()
+            for shape in shapes]
+
+
+def int8_agreement(xml_file: str, onnx_file: str,
+                   images: Sequence[np.ndarray]) -> str:
+    """How many of onnxruntime's detections the INT8 IR still gives (within
+    numerics.PAIRING_TOLERANCE), over ``images``."""
+    got, want = openvino_runs(xml_file, onnx_file), onnxruntime_runs(onnx_file)
+    paired = total = 0
+    for x in images:
+        expected = want.as_is(x)
+        pairs = pair_detections(got.as_is(x), expected)
+        paired, total = paired + len(pairs.got), total + len(expected[0])
+    return (f'OpenVINO INT8 vs onnxruntime fp32 on {len(images)} '
+            f'calibration images: {paired} of {total} detections agree '
+            f'(box and score within 1%); INT8 is not exact by design, its '
+            f'accuracy is its mAP: tools/test.py CONFIG {xml_file}')
+
+
+def export_openvino(args: argparse.Namespace) -> None:
+    """tools/export_openvino.py: write ``args.out`` (and its .bin), check
+    it, print what was kept in fp32 and how it compares."""
+    check_args(args)
+    cfg = load_model_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    check_classes(args.onnx, config_metainfo(cfg).get('classes', ()))
+    images = None
+    if args.int8:
+        if not int8_pays():
+            print(f'note: {cpu_description()} has no VNNI or AMX: INT8 runs '
+                  f'about as fast as fp32 on it; the file is for CPUs that '
+                  f'have them (docs/deploy.md).')
+        images = calibration_images(cfg, args.calibration_images, args.seed)
+    model = to_ir(args.onnx, images, args.keep_fp32)
+    save_ir(model, args.out)
+    print(f'wrote {args.out} and its .bin: '
+          f'{"INT8" if args.int8 else "fp32"} OpenVINO IR of {args.onnx}' +
+          (f', calibrated on {len(images)} training images (seed '
+           f'{args.seed}); kept in fp32: '
+           f'{", ".join(args.keep_fp32) or "nothing"}' if args.int8 else ''))
+    if args.int8:
+        print(int8_agreement(args.out, args.onnx, images[:8]))
+        return
+    import onnx
+    threshold = score_threshold(onnx.load(args.onnx), args.onnx)
+    agreements: List[Agreement] = compare_detections(
+        openvino_runs(args.out, args.onnx), onnxruntime_runs(args.onnx),
+        check_inputs([(320, 512), (417, 557)]), threshold,
+        'OpenVINO vs onnxruntime')
+    for agreement in agreements:
+        print(agreement)
+    worst = max(a.error for a in agreements)
+    if worst > RTOL:
+        raise ToolError(f'{args.out}: OpenVINO differs from onnxruntime '
+                        f'(max relative difference {worst:.1e} > '
+                        f'{RTOL:.0e}); the files were kept for inspection.')
+
+
+def export_openvino_parser() -> argparse.ArgumentParser:
+    """tools/export_openvino.py's command line."""
+    parser = argparse.ArgumentParser(
+        description='Convert a whole detector exported to ONNX into an '
+        'OpenVINO IR (fp32, or INT8 calibrated on the training set)')
+    parser.add_argument('config', help='the config the ONNX file came from')
+    parser.add_argument(
+        'onnx', help='the .onnx of tools/export_onnx.py --part detector')
+    parser.add_argument(
+        '--out', required=True, help='the .xml (the .bin goes beside it)')
+    parser.add_argument(
+        '--int8',
+        action='store_true',
+        help='quantise to INT8 (post-training, NNCF)')
+    parser.add_argument(
+        '--calibration-images',
+        type=int,
+        default=CALIBRATION_IMAGES,
+        help=f'--int8: images of the training set to calibrate on '
+        f'(default {CALIBRATION_IMAGES})')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='--int8: which images')
+    parser.add_argument(
+        '--keep-fp32',
+        nargs='*',
+        default=list(KEEP_FP32),
+        metavar='PATTERN',
+        help='--int8: layers left in fp32, by the module path of their '
+        'weights (regular expressions; default: '
+        f'{" ".join(KEEP_FP32) or "none"}; none: --keep-fp32 alone)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=ConfigOptionsAction,
+        help='override config keys, e.g. '
+        'train_dataloader.dataset.data_root=/data/coco/')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='overwrite --out and its .bin if they exist')
+    return parser

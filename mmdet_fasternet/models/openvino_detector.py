@@ -1,0 +1,100 @@
+"""An exported detector as an OpenVINO IR (``.xml`` + ``.bin``, written by
+tools/export_openvino.py), run by OpenVINO on the CPU
+(``exported_detector.py``).
+
+The IR carries what the ONNX file's metadata carries (class names,
+preprocessing) in its runtime info, under ``fasternet``. OpenVINO runs an
+fp32 model in bf16 where the CPU has AMX or AVX-512 BF16: here it runs in
+the precision the file was written in (fp32, or INT8 where quantised).
+"""
+import os.path as osp
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+from mmdet.registry import MODELS
+
+from ..errors import CheckpointError, ToolError
+from .exported_detector import ExportedDetector
+
+RT_INFO_KEY = 'fasternet'
+INSTALL = "pip install 'mmdet-fasternet[openvino]' (openvino and nncf)"
+
+
+def import_openvino():
+    """The openvino module, or a one-line error naming the pip command."""
+    try:
+        import openvino
+    except ImportError:
+        raise ToolError(f'OpenVINO files need the openvino extra: {INSTALL}.')
+    return openvino
+
+
+def read_ir(xml_file: str):
+    """``xml_file`` and its ``.bin`` as an ``openvino.Model``, or one line
+    saying which file is missing or damaged."""
+    ov = import_openvino()
+    bin_file = osp.splitext(xml_file)[0] + '.bin'
+    if not osp.isfile(bin_file):
+        raise CheckpointError(
+            f'{xml_file!r} has no weights file beside it ({bin_file!r}); '
+            f'copy the .xml and the .bin together.')
+    try:
+        return ov.Core().read_model(xml_file)
+    except RuntimeError as exc:
+        reason = ('its weights file is shorter than the model needs '
+                  '(truncated)' if 'Incorrect weights in bin file' in str(exc)
+                  else str(exc).strip().splitlines()[-1])
+        raise CheckpointError(
+            f'{xml_file!r}: OpenVINO cannot read it: {reason}; export it '
+            f'again with tools/export_openvino.py.') from None
+
+
+def ir_metadata(model) -> Dict[str, str]:
+    """What tools/export_openvino.py recorded in the IR (the ONNX file's
+    metadata and the precision), by name."""
+    if not model.has_rt_info([RT_INFO_KEY]):
+        return {}
+    return {
+        key: str(value.astype(str)) if hasattr(value, 'astype') else str(value)
+        for key, value in model.get_rt_info()[RT_INFO_KEY].items()
+    }
+
+
+@MODELS.register_module()
+class OpenVinoDetector(ExportedDetector):
+    """``file``: an IR written by tools/export_openvino.py, compiled for
+    the CPU with ``compile_options`` (OpenVINO properties, e.g.
+    ``INFERENCE_NUM_THREADS``); the rest: see ``ExportedDetector``."""
+
+    def __init__(self,
+                 file: str,
+                 classes: Sequence[str],
+                 mask_head: Optional[dict] = None,
+                 rcnn_test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 compile_options: Optional[dict] = None) -> None:
+        model = read_ir(file)
+        import json
+        meta = ir_metadata(model)
+        recorded = json.loads(meta['classes']) if 'classes' in meta else None
+        super().__init__(file, recorded, classes, mask_head, rcnn_test_cfg,
+                         data_preprocessor)
+        self.compiled = compile_ir(model, compile_options)
+        self.request = self.compiled.create_infer_request()
+
+    def run(self, image: np.ndarray) -> Sequence[np.ndarray]:
+        results = self.request.infer({'image': image})
+        return [results[output] for output in self.compiled.outputs]
+
+
+def compile_ir(model, options: Optional[dict] = None):
+    """``model`` compiled for the CPU in its own precision (not bf16)."""
+    ov = import_openvino()
+    properties = dict(INFERENCE_PRECISION_HINT='f32')
+    properties.update(options or {})
+    try:
+        return ov.Core().compile_model(model, 'CPU', properties)
+    except RuntimeError as exc:
+        raise ToolError(
+            f'OpenVINO cannot compile the model with '
+            f'{properties}: {str(exc).strip().splitlines()[-1]}') from None

@@ -1,0 +1,199 @@
+"""The whole detector as an OpenVINO IR (tools/export_openvino.py): fp32
+gives what onnxruntime gives, INT8 is calibrated on the config's training
+set, deterministically, with the layers asked for left in fp32, and every
+bad file or option gets one line. tools/test.py and tools/demo.py take
+the .xml: test_onnx_detector.py runs them on it beside the .onnx."""
+import json
+import re
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from same_detections import assert_same_detections
+from tool_runner import (CONFIGS, MASK_DEMO, call, one_line, parse_cfg_options,
+                         tiny_shapes_options)
+
+from mmdet_fasternet.apis import openvino_export
+from mmdet_fasternet.apis.detector_check import with_lowered_score_threshold
+from mmdet_fasternet.apis.openvino_export import (calibration_images,
+                                                  export_openvino,
+                                                  keep_fp32_scope, save_ir,
+                                                  to_ir)
+from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
+from mmdet_fasternet.errors import CheckpointError, ToolError
+from mmdet_fasternet.models.onnx_detector import OnnxDetector
+from mmdet_fasternet.models.openvino_detector import (OpenVinoDetector,
+                                                      import_openvino,
+                                                      ir_metadata, read_ir)
+
+
+def built(cls, path, **options):
+    """What tools/test.py puts in the demo Mask R-CNN config's place."""
+    model = load_model_config(str(MASK_DEMO)).model
+    return cls(
+        str(path),
+        SHAPE_CLASSES,
+        mask_head=model.roi_head.mask_head,
+        rcnn_test_cfg=model.test_cfg.rcnn,
+        **options)
+
+
+@pytest.mark.e2e
+def test_fp32_ir_gives_what_onnxruntime_gives(mask_demo_export, mask_demo_ir):
+    _, _, onnx_file = mask_demo_export
+    xml, stdout = mask_demo_ir
+    checks = [
+        line for line in stdout.splitlines()
+        if line.startswith('OpenVINO vs onnxruntime at ')
+    ]
+    assert len(checks) == 2 and all('over 100 detections' in c
+                                    for c in checks), stdout
+    assert max(float(re.search(r'difference (\S+)', c)[1])
+               for c in checks) < 1e-4
+    # Weights kept in fp32 (save_model would halve them to fp16).
+    assert xml.with_suffix('.bin').stat().st_size > 0.95 * (
+        onnx_file.stat().st_size - xml.stat().st_size)
+    meta = ir_metadata(read_ir(str(xml)))
+    assert json.loads(meta['classes']) == list(SHAPE_CLASSES)
+    assert meta['precision'] == 'fp32'
+    assert json.loads(meta['preprocessing'])['swap_channels'] is True
+    # As tools/test.py runs it: boxes scaled back, masks pasted, at another
+    # size and scale than the export's.
+    openvino, onnxruntime = (built(OpenVinoDetector,
+                                   xml), built(OnnxDetector, onnx_file))
+    image = torch.randint(0, 256, (3, 150, 230), dtype=torch.uint8)
+    meta = dict(
+        img_shape=(150, 230), ori_shape=(100, 153), scale_factor=(1.5, 1.5))
+    want, got = (
+        runtime([image], [DetDataSample(metainfo=meta)])[0].pred_instances
+        for runtime in (onnxruntime, openvino))
+    assert len(want) == 100 and want.masks.shape[1:] == (100, 153)
+    assert_same_detections(got, want, box_atol=1e-3, score_atol=1e-5)
+
+
+@pytest.mark.e2e
+def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
+                                                   capsys, monkeypatch):
+    """Three images of the training set through the test pipeline, drawn
+    by the seed; the same images give the same file; the layers asked for
+    stay fp32; on a CPU without VNNI or AMX the tool says INT8 does not
+    pay there."""
+    _, _, onnx_file = mask_demo_export
+    options = tiny_shapes_options(tmp_path / 'data')
+    monkeypatch.setattr(openvino_export, 'int8_pays', lambda: False)
+    xml = tmp_path / 'int8.xml'
+    assert call(
+        export_openvino,
+        MASK_DEMO,
+        onnx_file,
+        out=xml,
+        int8=True,
+        calibration_images='3',
+        seed='1',
+        keep_fp32=['conv_logits'],
+        cfg_options=options) == 0
+    out = capsys.readouterr().out
+    assert 'has no VNNI or AMX: INT8 runs about as fast as fp32' in out
+    assert ('calibrated on 3 training images (seed 1); kept in fp32: '
+            'conv_logits') in out
+    assert re.search(
+        r'OpenVINO INT8 vs onnxruntime fp32 on 3 calibration '
+        r'images: \d+ of \d+ detections agree', out)
+    cfg = load_model_config(str(MASK_DEMO))
+    cfg.merge_from_dict(parse_cfg_options(*options))
+    images = calibration_images(cfg, 3, seed=1)
+    assert [i.shape for i in images] == [(1, 3, 256, 256)] * 3
+    assert not np.array_equal(images[0], calibration_images(cfg, 3, 0)[0])
+    model = read_ir(str(xml))
+    assert ir_metadata(model)['precision'] == 'int8'
+    quantized = {
+        op.get_friendly_name(): op.input_value(0).get_node().get_type_name()
+        for op in model.get_ordered_ops()
+        if op.get_type_name() == 'Convolution'
+    }
+    kept = set(keep_fp32_scope(model, ['conv_logits']))
+    assert len(kept) == 1 and quantized[kept.pop()] != 'FakeQuantize'
+    assert sum(k == 'FakeQuantize' for k in quantized.values()) > 20
+    again = tmp_path / 'again.xml'
+    save_ir(to_ir(str(onnx_file), images, ['conv_logits']), str(again))
+    assert again.with_suffix('.bin').read_bytes() == xml.with_suffix(
+        '.bin').read_bytes()
+
+
+def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
+                                            tmp_path, monkeypatch):
+    _, _, onnx_file = mask_demo_export
+    xml, _ = mask_demo_ir
+    line = one_line(export_openvino, MASK_DEMO, onnx_file, out='m.onnx')
+    assert '--out must end with .xml' in line
+    taken = tmp_path / 'taken.xml'
+    taken.with_suffix('.bin').write_bytes(b'mine')
+    line = one_line(export_openvino, MASK_DEMO, onnx_file, out=taken)
+    assert 'taken.bin' in line and '--force' in line
+    assert taken.with_suffix('.bin').read_bytes() == b'mine'
+    line = one_line(
+        export_openvino,
+        MASK_DEMO,
+        tmp_path / 'no.onnx',
+        out=tmp_path / 'a.xml')
+    assert "ONNX file" in line and 'does not exist' in line
+    line = one_line(
+        export_openvino,
+        CONFIGS / 'mask_rcnn_fasternet_t0.py',
+        onnx_file,
+        out=tmp_path / 'b.xml')
+    assert 'exported for other classes' in line
+    model = onnx.load(str(onnx_file))
+    del model.metadata_props[:]
+    bare = tmp_path / 'bare.onnx'
+    onnx.save(model, str(bare))
+    line = one_line(export_openvino, MASK_DEMO, bare, out=tmp_path / 'c.xml')
+    assert 'not a whole detector' in line
+    line = one_line(
+        export_openvino,
+        MASK_DEMO,
+        onnx_file,
+        out=tmp_path / 'd.xml',
+        int8=True,
+        calibration_images='0')
+    assert '--calibration-images must be at least 1' in line
+    with pytest.raises(
+            ToolError,
+            match=r"--keep-fp32 'nothing\.like\.it' "
+            'matches no layer'):
+        keep_fp32_scope(read_ir(str(xml)), ['nothing.like.it'])
+    assert not list(tmp_path.glob('[abcd].*'))  # nothing written
+    # An export older than the named score threshold.
+    old = onnx.load(str(onnx_file))
+    for tensor in old.graph.initializer:
+        if tensor.name == 'detector_graph.score_threshold':
+            tensor.name = 'val_0'
+    with pytest.raises(ToolError, match=r'\(an older export\); export it again'):
+        with_lowered_score_threshold(old, 'old.onnx')
+    # Without the extra.
+    monkeypatch.setitem(sys.modules, 'openvino', None)
+    with pytest.raises(
+            ToolError,
+            match=re.escape("pip install 'mmdet-fasternet[openvino]'")):
+        import_openvino()
+
+
+def test_damaged_or_foreign_ir_is_refused(mask_demo_ir, tmp_path):
+    xml, _ = mask_demo_ir
+    with pytest.raises(CheckpointError, match='exported for 4 classes'):
+        OpenVinoDetector(str(xml), ['cat', 'dog'])
+    copy = tmp_path / 'copy.xml'
+    copy.write_bytes(xml.read_bytes())
+    with pytest.raises(CheckpointError, match='has no weights file beside'):
+        read_ir(str(copy))
+    weights = xml.with_suffix('.bin').read_bytes()
+    copy.with_suffix('.bin').write_bytes(weights[:len(weights) // 2])
+    with pytest.raises(
+            CheckpointError,
+            match=r'shorter than the model '
+            r'needs \(truncated\); export it again'):
+        read_ir(str(copy))
