@@ -1,6 +1,7 @@
 """Which CPU this is, and the instructions that decide the speed figures:
 the machines here are Intel with AVX-512 VNNI (and AMX) or AMD EPYC with
-AVX2 only, and INT8 pays only with VNNI or AMX (docs/deploy.md)."""
+AVX2 only; INT8 pays only with VNNI or AMX, bf16 only with AMX or
+AVX-512 BF16 (docs/deploy.md)."""
 import os
 import platform
 from typing import Dict, Set
@@ -10,6 +11,7 @@ ISA_LEVELS = (('amx_int8', 'AMX'), ('avx512_vnni', 'AVX-512 VNNI'),
               ('avx_vnni', 'AVX-VNNI'), ('avx512f', 'AVX-512'), ('avx2',
                                                                  'AVX2'))
 INT8_FLAGS = {'amx_int8', 'avx512_vnni', 'avx_vnni'}
+BF16_FLAGS = {'amx_bf16', 'avx512_bf16'}
 
 
 def cpuinfo() -> Dict[str, str]:
@@ -41,6 +43,11 @@ def widest_isa() -> str:
 def int8_pays() -> bool:
     """Whether this CPU has INT8 dot-product instructions (VNNI or AMX)."""
     return bool(cpu_flags() & INT8_FLAGS)
+
+
+def bf16_pays() -> bool:
+    """Whether this CPU computes in bf16 (AMX or AVX-512 BF16)."""
+    return bool(cpu_flags() & BF16_FLAGS)
 
 
 def cpu_description() -> str:

@@ -1,5 +1,6 @@
 """tools/export_openvino.py: a whole detector exported to ONNX
-(tools/export_onnx.py --part detector) as an OpenVINO IR, fp32 or INT8.
+(tools/export_onnx.py --part detector) as an OpenVINO IR, fp32, bf16 or
+INT8.
 
 fp32 is OpenVINO's conversion of the ONNX file with its weights kept in
 fp32 (``save_model`` would halve them to fp16), checked against
@@ -7,9 +8,10 @@ onnxruntime on that file at two input sizes (``detector_check``). INT8 is
 NNCF's post-training quantisation, calibrated on images of the config's
 training set resized as its test pipeline resizes them (what the file will
 see); the layers in ``KEEP_FP32`` stay fp32, chosen by the mAP each costs
-(docs/deploy.md). INT8 is not exact by design: the tool reports how many
-detections still agree with onnxruntime; its accuracy is its mAP
-(``tools/test.py CONFIG FILE.xml``).
+(docs/deploy.md). bf16 is the fp32 IR marked to run in bf16, for CPUs
+with AMX or AVX-512 BF16. bf16 and INT8 are not exact by design: the tool
+reports how many detections still agree with onnxruntime; their accuracy
+is their mAP (``tools/test.py CONFIG FILE.xml``).
 """
 import argparse
 import copy
@@ -28,12 +30,12 @@ from mmengine.registry import init_default_scope
 
 from ..atomic_files import atomic_write
 from ..config_files import load_model_config
-from ..cpu import cpu_description, int8_pays
+from ..cpu import bf16_pays, cpu_description, int8_pays
 from ..datasets.data_checks import check_dataset_paths, leaf_datasets
 from ..errors import ConfigError, ToolError, refuse_overwrite, require_file
 from ..metainfo import config_metainfo
 from ..models.openvino_detector import (RT_INFO_KEY, compile_ir,
-                                        import_openvino, read_ir)
+                                        import_openvino, ir_metadata, read_ir)
 from ..patches.mmengine import ConfigOptionsAction
 from .detector_check import (Agreement, Runs, compare_detections,
                              onnxruntime_runs, score_threshold,
@@ -45,6 +47,12 @@ from .onnx_export import RTOL
 # regular expressions, searched.
 KEEP_FP32 = ()
 CALIBRATION_IMAGES = 64
+PRECISIONS = ('fp32', 'bf16', 'int8')
+# What pays for a precision other than fp32, and what the CPU then needs.
+PAYS = dict(bf16=bf16_pays, int8=int8_pays)
+NEEDS = dict(bf16='AMX or AVX-512 BF16', int8='VNNI or AMX')
+# The input sizes an export is checked at.
+SHAPES = ((320, 512), (417, 557))
 WEIGHTED_OPS = ('Convolution', 'GroupConvolution', 'ConvolutionBackpropData',
                 'MatMul')
 
@@ -134,22 +142,25 @@ def quantize(model, images: List[np.ndarray], keep_fp32: Sequence[str]):
 
 
 def to_ir(onnx_file: str,
+          precision: str = 'fp32',
           calibration: Optional[List[np.ndarray]] = None,
           keep_fp32: Sequence[str] = ()):
-    """``onnx_file`` as an OpenVINO model: fp32, or INT8 calibrated on
-    ``calibration`` with ``keep_fp32`` left alone; the file's metadata
-    (class names, preprocessing) and the precision in its runtime info."""
+    """``onnx_file`` as an OpenVINO model of ``precision`` (PRECISIONS):
+    INT8 calibrated on ``calibration`` with ``keep_fp32`` left alone;
+    the file's metadata (class names, preprocessing) and the precision in
+    its runtime info."""
     import onnx
     model = import_openvino().convert_model(onnx_file)
     meta = {
         p.key: p.value
         for p in onnx.load(onnx_file, load_external_data=False).metadata_props
     }
-    if calibration is not None:
+    int8 = precision == 'int8'
+    if int8:
         model = quantize(model, calibration, keep_fp32)
     meta.update(
-        precision='fp32' if calibration is None else 'int8',
-        keep_fp32=json.dumps([] if calibration is None else list(keep_fp32)))
+        precision=precision,
+        keep_fp32=json.dumps(list(keep_fp32) if int8 else []))
     for key, value in meta.items():
         model.set_rt_info(value, [RT_INFO_KEY, key])
     return model
@@ -193,19 +204,23 @@ def check_inputs(shapes: Sequence[Sequence[int]]) -> List[np.ndarray]:
             for shape in shapes]
 
 
-def int8_agreement(xml_file: str, onnx_file: str,
-                   images: Sequence[np.ndarray]) -> str:
-    """How many of onnxruntime's detections the INT8 IR still gives (within
-    numerics.PAIRING_TOLERANCE), over ``images``."""
+def approximate_agreement(xml_file: str, onnx_file: str,
+                          images: Sequence[np.ndarray], what: str) -> str:
+    """How many of onnxruntime's detections a bf16 or INT8 IR still gives
+    (box and score within numerics.PAIRING_TOLERANCE) on ``images``
+    (``what`` they are)."""
     got, want = openvino_runs(xml_file, onnx_file), onnxruntime_runs(onnx_file)
     paired = total = 0
     for x in images:
         expected = want.as_is(x)
         pairs = pair_detections(got.as_is(x), expected)
         paired, total = paired + len(pairs.got), total + len(expected[0])
-    return (f'OpenVINO INT8 vs onnxruntime fp32 on {len(images)} '
-            f'calibration images: {paired} of {total} detections agree '
-            f'(box and score within 1%); INT8 is not exact by design, its '
+    precision = ir_metadata(read_ir(xml_file))['precision']
+    found = (f'{paired} of {total} detections agree (box and score within '
+             f'1%)' if total else 'nothing scored above the score '
+             'threshold, nothing to compare')
+    return (f'OpenVINO {precision} vs onnxruntime fp32 on {len(images)} '
+            f'{what}: {found}; {precision} is not exact by design, its '
             f'accuracy is its mAP: tools/test.py CONFIG {xml_file}')
 
 
@@ -217,29 +232,36 @@ def export_openvino(args: argparse.Namespace) -> None:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     check_classes(args.onnx, config_metainfo(cfg).get('classes', ()))
-    images = None
-    if args.int8:
-        if not int8_pays():
-            print(f'note: {cpu_description()} has no VNNI or AMX: INT8 runs '
-                  f'about as fast as fp32 on it; the file is for CPUs that '
-                  f'have them (docs/deploy.md).')
-        images = calibration_images(cfg, args.calibration_images, args.seed)
-    model = to_ir(args.onnx, images, args.keep_fp32)
-    save_ir(model, args.out)
-    print(f'wrote {args.out} and its .bin: '
-          f'{"INT8" if args.int8 else "fp32"} OpenVINO IR of {args.onnx}' +
-          (f', calibrated on {len(images)} training images (seed '
-           f'{args.seed}); kept in fp32: '
-           f'{", ".join(args.keep_fp32) or "nothing"}' if args.int8 else ''))
-    if args.int8:
-        print(int8_agreement(args.out, args.onnx, images[:8]))
+    int8 = args.precision == 'int8'
+    if args.precision != 'fp32' and not PAYS[args.precision]():
+        print(f'note: {cpu_description()} has no {NEEDS[args.precision]}: '
+              f'{args.precision} runs about as fast as fp32 on it, or in '
+              f'fp32; the file is for CPUs that have them '
+              f'(docs/deploy.md).')
+    images = (
+        calibration_images(cfg, args.calibration_images, args.seed)
+        if int8 else None)
+    save_ir(to_ir(args.onnx, args.precision, images, args.keep_fp32), args.out)
+    print(f'wrote {args.out} and its .bin: {args.precision} OpenVINO IR of '
+          f'{args.onnx}' +
+          (f', calibrated on {len(images)} training images '
+           f'(seed {args.seed}); kept in fp32: '
+           f'{", ".join(args.keep_fp32) or "nothing"}' if int8 else ''))
+    if int8:
+        print(
+            approximate_agreement(args.out, args.onnx, images[:8],
+                                  'calibration images'))
+        return
+    if args.precision == 'bf16':
+        print(
+            approximate_agreement(args.out, args.onnx, check_inputs(SHAPES),
+                                  'random images'))
         return
     import onnx
     threshold = score_threshold(onnx.load(args.onnx), args.onnx)
     agreements: List[Agreement] = compare_detections(
         openvino_runs(args.out, args.onnx), onnxruntime_runs(args.onnx),
-        check_inputs([(320, 512), (417, 557)]), threshold,
-        'OpenVINO vs onnxruntime')
+        check_inputs(SHAPES), threshold, 'OpenVINO vs onnxruntime')
     for agreement in agreements:
         print(agreement)
     worst = max(a.error for a in agreements)
@@ -260,23 +282,26 @@ def export_openvino_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--out', required=True, help='the .xml (the .bin goes beside it)')
     parser.add_argument(
-        '--int8',
-        action='store_true',
-        help='quantise to INT8 (post-training, NNCF)')
+        '--precision',
+        default='fp32',
+        choices=PRECISIONS,
+        help='fp32; bf16: fp32 weights that OpenVINO runs in bf16 (CPUs '
+        'with AMX or AVX-512 BF16); int8: quantised by NNCF (post-training, '
+        'calibrated on the training set; CPUs with VNNI or AMX)')
     parser.add_argument(
         '--calibration-images',
         type=int,
         default=CALIBRATION_IMAGES,
-        help=f'--int8: images of the training set to calibrate on '
+        help=f'int8: images of the training set to calibrate on '
         f'(default {CALIBRATION_IMAGES})')
     parser.add_argument(
-        '--seed', type=int, default=0, help='--int8: which images')
+        '--seed', type=int, default=0, help='int8: which images')
     parser.add_argument(
         '--keep-fp32',
         nargs='*',
         default=list(KEEP_FP32),
         metavar='PATTERN',
-        help='--int8: layers left in fp32, by the module path of their '
+        help='int8: layers left in fp32, by the module path of their '
         'weights (regular expressions; default: '
         f'{" ".join(KEEP_FP32) or "none"}; none: --keep-fp32 alone)')
     parser.add_argument(

@@ -4,9 +4,10 @@ tools/export_openvino.py), run by OpenVINO on the CPU
 
 The IR carries what the ONNX file's metadata carries (class names,
 preprocessing) in its runtime info, under ``fasternet``. OpenVINO runs an
-fp32 model in bf16 where the CPU has AMX or AVX-512 BF16: here it runs in
-the precision the file was written in (fp32, or INT8 where quantised).
+fp32 model in bf16 where the CPU has AMX: here it runs in the precision
+the file records (fp32, bf16, or INT8 where quantised).
 """
+import json
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
@@ -74,7 +75,6 @@ class OpenVinoDetector(ExportedDetector):
                  data_preprocessor: Optional[dict] = None,
                  compile_options: Optional[dict] = None) -> None:
         model = read_ir(file)
-        import json
         meta = ir_metadata(model)
         recorded = json.loads(meta['classes']) if 'classes' in meta else None
         super().__init__(file, recorded, classes, mask_head, rcnn_test_cfg,
@@ -88,9 +88,12 @@ class OpenVinoDetector(ExportedDetector):
 
 
 def compile_ir(model, options: Optional[dict] = None):
-    """``model`` compiled for the CPU in its own precision (not bf16)."""
+    """``model`` compiled for the CPU in the precision it records: bf16
+    where tools/export_openvino.py marked it so, else its own (f32, with
+    INT8 where quantised), not the bf16 OpenVINO would pick by itself."""
     ov = import_openvino()
-    properties = dict(INFERENCE_PRECISION_HINT='f32')
+    bf16 = ir_metadata(model).get('precision') == 'bf16'
+    properties = dict(INFERENCE_PRECISION_HINT='bf16' if bf16 else 'f32')
     properties.update(options or {})
     try:
         return ov.Core().compile_model(model, 'CPU', properties)

@@ -23,10 +23,12 @@ from mmdet_fasternet.apis.openvino_export import (calibration_images,
                                                   keep_fp32_scope, save_ir,
                                                   to_ir)
 from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.cpu import bf16_pays
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ToolError
 from mmdet_fasternet.models.onnx_detector import OnnxDetector
 from mmdet_fasternet.models.openvino_detector import (OpenVinoDetector,
+                                                      compile_ir,
                                                       import_openvino,
                                                       ir_metadata, read_ir)
 
@@ -84,24 +86,24 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
     pay there."""
     _, _, onnx_file = mask_demo_export
     options = tiny_shapes_options(tmp_path / 'data')
-    monkeypatch.setattr(openvino_export, 'int8_pays', lambda: False)
+    monkeypatch.setitem(openvino_export.PAYS, 'int8', lambda: False)
     xml = tmp_path / 'int8.xml'
     assert call(
         export_openvino,
         MASK_DEMO,
         onnx_file,
         out=xml,
-        int8=True,
+        precision='int8',
         calibration_images='3',
         seed='1',
         keep_fp32=['conv_logits'],
         cfg_options=options) == 0
     out = capsys.readouterr().out
-    assert 'has no VNNI or AMX: INT8 runs about as fast as fp32' in out
+    assert 'has no VNNI or AMX: int8 runs about as fast as fp32' in out
     assert ('calibrated on 3 training images (seed 1); kept in fp32: '
             'conv_logits') in out
     assert re.search(
-        r'OpenVINO INT8 vs onnxruntime fp32 on 3 calibration '
+        r'OpenVINO int8 vs onnxruntime fp32 on 3 calibration '
         r'images: \d+ of \d+ detections agree', out)
     cfg = load_model_config(str(MASK_DEMO))
     cfg.merge_from_dict(parse_cfg_options(*options))
@@ -119,9 +121,31 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
     assert len(kept) == 1 and quantized[kept.pop()] != 'FakeQuantize'
     assert sum(k == 'FakeQuantize' for k in quantized.values()) > 20
     again = tmp_path / 'again.xml'
-    save_ir(to_ir(str(onnx_file), images, ['conv_logits']), str(again))
+    save_ir(to_ir(str(onnx_file), 'int8', images, ['conv_logits']), str(again))
     assert again.with_suffix('.bin').read_bytes() == xml.with_suffix(
         '.bin').read_bytes()
+
+
+def test_bf16_ir_is_compiled_to_run_in_bf16(mask_demo_export, tmp_path,
+                                            capsys):
+    """The fp32 weights, marked bf16: compiled so (OpenVINO computes in
+    bf16 where the CPU can, in fp32 elsewhere), compared, not gated."""
+    _, _, onnx_file = mask_demo_export
+    xml = tmp_path / 'bf16.xml'
+    assert call(
+        export_openvino, MASK_DEMO, onnx_file, out=xml, precision='bf16') == 0
+    assert re.search(
+        r'OpenVINO bf16 vs onnxruntime fp32 on 2 random images: \d+ of '
+        r'200 detections agree',
+        capsys.readouterr().out)
+    model = read_ir(str(xml))
+    assert ir_metadata(model)['precision'] == 'bf16'
+    types = import_openvino().Type
+    hint = compile_ir(model).get_property('INFERENCE_PRECISION_HINT')
+    assert hint == (types.bf16 if bf16_pays() else types.f32)
+    model.set_rt_info('fp32', ['fasternet', 'precision'])
+    assert compile_ir(model).get_property(
+        'INFERENCE_PRECISION_HINT') == types.f32
 
 
 def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
@@ -158,7 +182,7 @@ def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
         MASK_DEMO,
         onnx_file,
         out=tmp_path / 'd.xml',
-        int8=True,
+        precision='int8',
         calibration_images='0')
     assert '--calibration-images must be at least 1' in line
     with pytest.raises(
@@ -172,7 +196,8 @@ def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
     for tensor in old.graph.initializer:
         if tensor.name == 'detector_graph.score_threshold':
             tensor.name = 'val_0'
-    with pytest.raises(ToolError, match=r'\(an older export\); export it again'):
+    with pytest.raises(
+            ToolError, match=r'\(an older export\); export it again'):
         with_lowered_score_threshold(old, 'old.onnx')
     # Without the extra.
     monkeypatch.setitem(sys.modules, 'openvino', None)

@@ -139,7 +139,7 @@ def test_detections_are_compared_as_sets():
 @pytest.mark.e2e
 def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     settings = ('eval', 'deploy', 'deploy-bf16', 'deploy-compile',
-                'onnxruntime', 'openvino', 'openvino-int8')
+                'onnxruntime', 'openvino', 'openvino-bf16', 'openvino-int8')
     args = [
         TOOLS / 'benchmark.py', '--arch', 't0', '--parts', 'backbone',
         'retinanet', '--settings', *settings, '--shape', '64', '160', '--runs',
@@ -359,8 +359,8 @@ def test_cascade_mask_head_counted_on_100_rois_as_mask_rcnn(monkeypatch):
     ('AMD EPYC 9R14', 'fpu sse avx avx2 fma', 'AVX2', False),
     ('Intel(R) Xeon(R) Platinum', 'avx2 avx512f avx512_vnni', 'AVX-512 VNNI',
      True),
-    ('Intel(R) Xeon(R) Processor', 'avx2 avx512f avx512_vnni amx_int8', 'AMX',
-     True),
+    ('Intel(R) Xeon(R) Processor',
+     'avx2 avx512f avx512_vnni amx_bf16 amx_int8', 'AMX', True),
 ])
 def test_the_cpu_is_named_with_the_isa_the_figures_need(
         monkeypatch, model, flags, isa, pays):
@@ -370,5 +370,6 @@ def test_the_cpu_is_named_with_the_isa_the_figures_need(
         'flags': flags
     })
     assert cpu.widest_isa() == isa and cpu.int8_pays() == pays
+    assert cpu.bf16_pays() == ('amx_bf16' in flags)
     assert cpu.cpu_description().startswith(f'{model}, ')
     assert cpu.cpu_description().endswith(f'cores, widest ISA: {isa}')

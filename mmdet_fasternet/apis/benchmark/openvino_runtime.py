@@ -1,5 +1,5 @@
 """The OpenVINO runtimes: the onnxruntime runtime's ONNX file converted
-by OpenVINO, fp32 or INT8, and run as tools/test.py runs an IR."""
+by OpenVINO, fp32, bf16 or INT8, and run as tools/test.py runs an IR."""
 import copy
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
@@ -38,23 +38,24 @@ class CompiledBackbone:
 
 
 class OpenVinoRunner(OnnxRunner):
-    """fp32: the ONNX file as OpenVINO converts it. INT8: that, quantised
-    by NNCF calibrated on the timed image alone (what is timed does not
-    depend on the calibration)."""
-    int8 = False
+    """fp32: the ONNX file as OpenVINO converts it; bf16: that, run in
+    bf16; INT8: that, quantised by NNCF calibrated on the timed image alone
+    (what is timed does not depend on the calibration)."""
+    precision = 'fp32'
 
     def calibration(self) -> Optional[List[np.ndarray]]:
-        if not self.int8:
+        if self.precision != 'int8':
             return None
         if self.case.part == 'backbone':
             return [self.feed['image']]
         return [self.inputs[0][None].numpy()]
 
     def build_session(self, session_options: dict):
-        xml_file = self.onnx_file[:-len('.onnx')] + ('-int8' if self.int8 else
-                                                     '') + '.xml'
+        xml_file = f'{self.onnx_file[:-len(".onnx")]}-{self.precision}.xml'
         if not osp.exists(xml_file):
-            save_ir(to_ir(self.onnx_file, self.calibration()), xml_file)
+            save_ir(
+                to_ir(self.onnx_file, self.precision, self.calibration()),
+                xml_file)
         options = dict(
             INFERENCE_NUM_THREADS=session_options['intra_op_num_threads'],
             PERF_COUNT=bool(session_options.get('enable_profiling')))
@@ -72,5 +73,9 @@ class OpenVinoRunner(OnnxRunner):
                                   profiled.request, runs)
 
 
+class Bf16OpenVinoRunner(OpenVinoRunner):
+    precision = 'bf16'
+
+
 class Int8OpenVinoRunner(OpenVinoRunner):
-    int8 = True
+    precision = 'int8'

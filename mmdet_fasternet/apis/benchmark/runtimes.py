@@ -10,8 +10,8 @@ from typing import Callable, Dict, Iterable, Optional, Protocol, Sequence
 import torch
 
 from .onnxruntime_runtime import OnnxRunner, check_onnxruntime
-from .openvino_runtime import (Int8OpenVinoRunner, OpenVinoRunner,
-                               check_openvino)
+from .openvino_runtime import (Bf16OpenVinoRunner, Int8OpenVinoRunner,
+                               OpenVinoRunner, check_openvino)
 from .settings import SETTINGS, Case
 from .torch_runtime import TorchRunner
 
@@ -47,6 +47,7 @@ RUNTIMES: Dict[str, Runtime] = {
     'torch': Runtime(TorchRunner),
     'onnxruntime': Runtime(OnnxRunner, check_onnxruntime),
     'openvino': Runtime(OpenVinoRunner, check_openvino),
+    'openvino-bf16': Runtime(Bf16OpenVinoRunner, check_openvino),
     'openvino-int8': Runtime(Int8OpenVinoRunner, check_openvino),
 }
 

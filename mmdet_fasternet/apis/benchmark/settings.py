@@ -68,6 +68,15 @@ SETTINGS = {
             'the CPU in fp32',
             runtime='openvino'),
         Setting(
+            'openvino-bf16',
+            deploy=True,
+            channels_last=False,
+            bf16=False,
+            compile=False,
+            description='the same IR run in bf16 (tools/export_openvino.py '
+            '--precision bf16; pays with AMX or AVX-512 BF16)',
+            runtime='openvino-bf16'),
+        Setting(
             'openvino-int8',
             deploy=True,
             channels_last=False,
