@@ -1,17 +1,22 @@
 """Which CPU this is, and the instructions that decide the speed figures:
 the machines here are Intel with AVX-512 VNNI (and AMX) or AMD EPYC with
-AVX2 only; INT8 pays only with VNNI or AMX, bf16 only with AMX or
-AVX-512 BF16 (docs/deploy.md)."""
+AVX2 only; INT8 pays only with VNNI or AMX, bf16 only with AMX
+(docs/deploy.md)."""
 import os
 import platform
-from typing import Dict, Set
+from typing import Dict, Optional, Set
 
 # The widest first: (/proc/cpuinfo flag, name).
 ISA_LEVELS = (('amx_int8', 'AMX'), ('avx512_vnni', 'AVX-512 VNNI'),
               ('avx_vnni', 'AVX-VNNI'), ('avx512f', 'AVX-512'), ('avx2',
                                                                  'AVX2'))
-INT8_FLAGS = {'amx_int8', 'avx512_vnni', 'avx_vnni'}
-BF16_FLAGS = {'amx_bf16', 'avx512_bf16'}
+# What a reduced precision needs to pay: flags, and their names. AVX-512
+# BF16 alone did not pay for bf16: OpenVINO 2.37 s vs 2.45 s in fp32
+# (docs/deploy.md).
+PRECISION_NEEDS = {
+    'int8': ({'amx_int8', 'avx512_vnni', 'avx_vnni'}, 'VNNI or AMX'),
+    'bf16': ({'amx_bf16'}, 'AMX'),
+}
 
 
 def cpuinfo() -> Dict[str, str]:
@@ -40,14 +45,11 @@ def widest_isa() -> str:
                 'none known')
 
 
-def int8_pays() -> bool:
-    """Whether this CPU has INT8 dot-product instructions (VNNI or AMX)."""
-    return bool(cpu_flags() & INT8_FLAGS)
-
-
-def bf16_pays() -> bool:
-    """Whether this CPU computes in bf16 (AMX or AVX-512 BF16)."""
-    return bool(cpu_flags() & BF16_FLAGS)
+def lacks(precision: str) -> Optional[str]:
+    """What this CPU lacks for ``precision`` ('bf16', 'int8') to run faster
+    than fp32, or None (it has it; or fp32)."""
+    flags, names = PRECISION_NEEDS.get(precision, (set(), None))
+    return None if not flags or cpu_flags() & flags else names
 
 
 def cpu_description() -> str:

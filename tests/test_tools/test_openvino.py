@@ -23,7 +23,7 @@ from mmdet_fasternet.apis.openvino_export import (calibration_images,
                                                   keep_fp32_scope, save_ir,
                                                   to_ir)
 from mmdet_fasternet.config_files import load_model_config
-from mmdet_fasternet.cpu import bf16_pays
+from mmdet_fasternet.cpu import lacks
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ToolError
 from mmdet_fasternet.models.onnx_detector import OnnxDetector
@@ -86,7 +86,7 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
     pay there."""
     _, _, onnx_file = mask_demo_export
     options = tiny_shapes_options(tmp_path / 'data')
-    monkeypatch.setitem(openvino_export.PAYS, 'int8', lambda: False)
+    monkeypatch.setattr(openvino_export, 'lacks', lambda p: 'VNNI or AMX')
     xml = tmp_path / 'int8.xml'
     assert call(
         export_openvino,
@@ -142,7 +142,7 @@ def test_bf16_ir_is_compiled_to_run_in_bf16(mask_demo_export, tmp_path,
     assert ir_metadata(model)['precision'] == 'bf16'
     types = import_openvino().Type
     hint = compile_ir(model).get_property('INFERENCE_PRECISION_HINT')
-    assert hint == (types.bf16 if bf16_pays() else types.f32)
+    assert hint == (types.f32 if lacks('bf16') else types.bf16)
     model.set_rt_info('fp32', ['fasternet', 'precision'])
     assert compile_ir(model).get_property(
         'INFERENCE_PRECISION_HINT') == types.f32

@@ -5,8 +5,9 @@ from typing import List
 
 import torch
 
-from ...cpu import cpu_description
+from ...cpu import cpu_description, lacks
 from ..time_breakdown import TIME_PARTS
+from .settings import SETTINGS
 from .timing import PEAK_PREFIX
 
 
@@ -52,6 +53,13 @@ def print_inference(rows: List[dict], args: argparse.Namespace,
                     fasternet]
                 print(f'{part}: {fasternet} {name} is {speedup:.2f}x as '
                       f'fast as {first} ({1 / speedup:.2f}x the time)')
+    for name in args.settings:
+        runtime = SETTINGS[name].runtime  # openvino-bf16, openvino-int8
+        missing = lacks(runtime.split('-')[-1]) if runtime.startswith(
+            'openvino-') else None
+        if missing:
+            print(f'note: {name}: this CPU has no {missing}, so it runs about '
+                  f'as fast as fp32 here (docs/deploy.md)')
     print_breakdown(rows)
 
 
