@@ -4,9 +4,9 @@ Examples:
     python tools/export_onnx.py configs/mask_rcnn_fasternet_s.py \\
         --weights CKPT --part detector --out mask_rcnn_s.onnx
     python tools/export_openvino.py configs/mask_rcnn_fasternet_s.py \\
-        mask_rcnn_s.onnx --out mask_rcnn_s.xml             # fp32
+        mask_rcnn_s.onnx --out mask_rcnn_s.xml                  # fp32
     python tools/export_openvino.py configs/mask_rcnn_fasternet_s.py \\
-        mask_rcnn_s.onnx --out mask_rcnn_s_int8.xml --int8 # INT8 (NNCF)
+        mask_rcnn_s.onnx --out mask_rcnn_s_int8.xml --precision int8
     python tools/test.py configs/mask_rcnn_fasternet_s.py mask_rcnn_s_int8.xml
 
 Needs the openvino extra: pip install 'mmdet-fasternet[openvino]'.
