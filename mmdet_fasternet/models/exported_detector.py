@@ -40,9 +40,10 @@ class ExportedDetector(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor)
         if recorded is None:
             raise CheckpointError(
-                f'{file!r} is not a whole detector exported by '
-                f'tools/export_onnx.py --part detector (it records no class '
-                f'names); export the detector with that option.')
+                f'{file!r} records no class names: not a whole detector '
+                f'exported by tools/export_onnx.py --part detector (and, for '
+                f'an OpenVINO IR, converted by tools/export_openvino.py); '
+                f'export it with those tools.')
         if list(recorded) != list(classes):
             raise CheckpointError(
                 f'{file!r} was exported for {len(recorded)} classes '

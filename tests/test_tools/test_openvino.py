@@ -207,10 +207,19 @@ def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
         import_openvino()
 
 
-def test_damaged_or_foreign_ir_is_refused(mask_demo_ir, tmp_path):
+def test_damaged_or_foreign_ir_is_refused(mask_demo_export, mask_demo_ir,
+                                          tmp_path):
     xml, _ = mask_demo_ir
     with pytest.raises(CheckpointError, match='exported for 4 classes'):
         OpenVinoDetector(str(xml), ['cat', 'dog'])
+    ov = import_openvino()
+    bare = tmp_path / 'bare.xml'  # converted by OpenVINO's own tools
+    ov.save_model(ov.convert_model(str(mask_demo_export[2])), str(bare))
+    with pytest.raises(
+            CheckpointError,
+            match='records no class names: .*'
+            'converted by tools/export_openvino.py'):
+        OpenVinoDetector(str(bare), SHAPE_CLASSES)
     copy = tmp_path / 'copy.xml'
     copy.write_bytes(xml.read_bytes())
     with pytest.raises(CheckpointError, match='has no weights file beside'):
