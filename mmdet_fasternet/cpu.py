@@ -1,7 +1,7 @@
 """Which CPU this is, and the instructions that decide the speed figures:
-the machines here are Intel with AVX-512 VNNI (and AMX) or AMD EPYC with
-AVX2 only; INT8 pays only with VNNI or AMX, bf16 only with AMX
-(docs/deploy.md)."""
+the machines here are Intel with AVX-512 VNNI and AMX, AMD EPYC with
+AVX-512 VNNI and BF16, or AMD EPYC with AVX2 only; INT8 pays only with
+VNNI or AMX, bf16 only with AMX or AVX-512 BF16 (docs/deploy.md)."""
 import os
 import platform
 from typing import Dict, Optional, Set
@@ -10,12 +10,12 @@ from typing import Dict, Optional, Set
 ISA_LEVELS = (('amx_int8', 'AMX'), ('avx512_vnni', 'AVX-512 VNNI'),
               ('avx_vnni', 'AVX-VNNI'), ('avx512f', 'AVX-512'), ('avx2',
                                                                  'AVX2'))
-# What a reduced precision needs to pay: flags, and their names. AVX-512
-# BF16 alone did not pay for bf16: OpenVINO 2.37 s vs 2.45 s in fp32
+# What a reduced precision needs to pay: flags, and their names. With
+# AVX-512 BF16 (AMD EPYC, no AMX) OpenVINO bf16 took 0.51x the fp32 time
 # (docs/deploy.md).
 PRECISION_NEEDS = {
     'int8': ({'amx_int8', 'avx512_vnni', 'avx_vnni'}, 'VNNI or AMX'),
-    'bf16': ({'amx_bf16'}, 'AMX'),
+    'bf16': ({'amx_bf16', 'avx512_bf16'}, 'AMX or AVX-512 BF16'),
 }
 
 

@@ -8,7 +8,8 @@ onnxruntime on that file at two input sizes (``detector_check``). INT8 is
 NNCF's post-training quantisation, calibrated on images of the config's
 training set resized as its test pipeline resizes them (what the file will
 see); the layers in ``KEEP_FP32`` (none) and ``--keep-fp32`` stay fp32.
-bf16 is the fp32 IR marked to run in bf16, for CPUs with AMX. bf16 and
+bf16 is the fp32 IR marked to run in bf16, for CPUs with AMX or AVX-512
+BF16. bf16 and
 INT8 are not exact by design: the tool reports how many detections still
 agree with onnxruntime; their accuracy is their mAP (``tools/test.py
 CONFIG FILE.xml``).
@@ -286,7 +287,7 @@ def export_openvino_parser() -> argparse.ArgumentParser:
         default='fp32',
         choices=PRECISIONS,
         help='fp32; bf16: fp32 weights that OpenVINO runs in bf16 (CPUs '
-        'with AMX); int8: quantised by NNCF (post-training, '
+        'with AMX or AVX-512 BF16); int8: quantised by NNCF (post-training, '
         'calibrated on the training set; CPUs with VNNI or AMX)')
     parser.add_argument(
         '--calibration-images',

@@ -4,8 +4,8 @@ tools/export_openvino.py), run by OpenVINO on the CPU
 
 The IR carries what the ONNX file's metadata carries (class names,
 preprocessing) in its runtime info, under ``fasternet``. OpenVINO runs an
-fp32 model in bf16 where the CPU has AMX: here it runs in the precision
-the file records (fp32, bf16, or INT8 where quantised).
+fp32 model in bf16 where the CPU can (AMX, AVX-512 BF16): here it runs in
+the precision the file records (fp32, bf16, or INT8 where quantised).
 """
 import json
 import os.path as osp

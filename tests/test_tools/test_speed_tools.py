@@ -359,19 +359,22 @@ def test_cascade_mask_head_counted_on_100_rois_as_mask_rcnn(monkeypatch):
     ('AMD EPYC 9R14', 'fpu sse avx avx2 fma', 'AVX2', False),
     ('Intel(R) Xeon(R) Platinum', 'avx2 avx512f avx512_vnni', 'AVX-512 VNNI',
      True),
+    ('AMD EPYC', 'avx2 avx512f avx512_bf16 avx512_vnni', 'AVX-512 VNNI', True),
     ('Intel(R) Xeon(R) Processor',
      'avx2 avx512f avx512_vnni amx_bf16 amx_int8', 'AMX', True),
 ])
 def test_the_cpu_is_named_with_the_isa_the_figures_need(
         monkeypatch, model, flags, isa, pays):
-    """The benchmark's header, and whether INT8 pays (VNNI or AMX)."""
+    """The benchmark's header, and whether INT8 (VNNI or AMX) and bf16
+    (AMX or AVX-512 BF16) pay."""
     monkeypatch.setattr(cpu, 'cpuinfo', lambda: {
         'model name': model,
         'flags': flags
     })
     assert cpu.widest_isa() == isa
     assert (cpu.lacks('int8') is None) == pays
-    assert cpu.lacks('bf16') == (None if 'amx_bf16' in flags else 'AMX')
+    bf16 = {'amx_bf16', 'avx512_bf16'} & set(flags.split())
+    assert cpu.lacks('bf16') == (None if bf16 else 'AMX or AVX-512 BF16')
     assert cpu.lacks('fp32') is None
     assert cpu.cpu_description().startswith(f'{model}, ')
     assert cpu.cpu_description().endswith(f'cores, widest ISA: {isa}')

@@ -74,7 +74,7 @@ SETTINGS = {
             bf16=False,
             compile=False,
             description='the same IR run in bf16 (tools/export_openvino.py '
-            '--precision bf16; pays with AMX)',
+            '--precision bf16; pays with AMX or AVX-512 BF16)',
             runtime='openvino-bf16'),
         Setting(
             'openvino-int8',
