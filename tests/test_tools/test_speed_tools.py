@@ -18,7 +18,7 @@ from mmdet_fasternet.apis.numerics import (detection_error, max_relative_error,
                                            pair_detections)
 from mmdet_fasternet.apis.onnx_export import check_dynamic_input
 from mmdet_fasternet.apis.onnx_export import export as export_onnx
-from mmdet_fasternet.apis.time_breakdown import TIME_PARTS
+from mmdet_fasternet.apis.time_breakdown import TIME_PARTS, with_rest
 from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.build import build_detector
@@ -191,6 +191,19 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     again = run_tool(args, tmp_path)
     assert again.returncode == 1
     assert 'already exists; pass --force' in again.stderr
+
+
+def test_breakdown_parts_partition_the_total():
+    """Post-processing is the rest of the measured time; where a runtime's
+    node times overlap (OpenVINO's did: RetinaNet's post-processing came
+    out at -21 ms), every part is scaled to the total instead."""
+    nodes = {'backbone': 60.0, 'neck': 30.0, 'heads': 20.0}
+    rest = with_rest(dict(nodes, **{'post-processing': 5.0}), 150.0)
+    assert rest == dict(nodes, **{'post-processing': 40.0, 'total': 150.0})
+    scaled = with_rest(dict(nodes, **{'post-processing': 5.0}), 100.0)
+    assert scaled['backbone'] == pytest.approx(60 * 100 / 115)
+    assert scaled['post-processing'] == pytest.approx(5 * 100 / 115)
+    assert sum(scaled[p] for p in TIME_PARTS) == pytest.approx(100.0)
 
 
 def test_benchmark_training_steps_memory_is_measured_in_a_fresh_process():

@@ -71,7 +71,8 @@ def print_breakdown(rows: List[dict]) -> None:
     print(f'\nWhere the time goes, ms (mean of the profiled runs after '
           f'the {runs} timed ones): heads include RoIAlign; post-processing '
           f'is the rest of the measured time: decoding, NMS, top-k, pasting '
-          f'masks, and the framework\'s overhead.')
+          f'masks, and the framework\'s overhead (where a runtime\'s node '
+          f'times overlap and add up to more, all are scaled to the total).')
     print('| part | setting | model | ' + ' | '.join(TIME_PARTS) +
           ' | total |')
     print('|---' * (4 + len(TIME_PARTS)) + '|')
