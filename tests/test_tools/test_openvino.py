@@ -80,9 +80,9 @@ def test_fp32_ir_gives_what_onnxruntime_gives(mask_demo_export, mask_demo_ir):
 def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
                                                    capsys, monkeypatch):
     """Three images of the training set through the test pipeline, drawn
-    by the seed; the same images give the same file; the layers asked for
-    stay fp32; on a CPU without VNNI or AMX the tool says INT8 does not
-    pay there."""
+    by the seed; the same images give the same file; the stem and the
+    layers asked for stay fp32; on a CPU without VNNI or AMX the tool says
+    INT8 does not pay there."""
     _, _, onnx_file = mask_demo_export
     options = tiny_shapes_options(tmp_path / 'data')
     monkeypatch.setattr(openvino_export, 'lacks', lambda p: 'VNNI or AMX')
@@ -100,7 +100,7 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
     out = capsys.readouterr().out
     assert 'has no VNNI or AMX: int8 runs about as fast as fp32' in out
     assert ('calibrated on 3 training images (seed 1); kept in fp32: '
-            'conv_logits') in out
+            'the stem, conv_logits') in out
     assert re.search(
         r'OpenVINO int8 vs onnxruntime fp32 on 3 calibration '
         r'images: \d+ of \d+ detections agree', out)
@@ -116,8 +116,12 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
         for op in model.get_ordered_ops()
         if op.get_type_name() == 'Convolution'
     }
-    kept = set(keep_fp32_scope(model, ['conv_logits']))
-    assert len(kept) == 1 and quantized[kept.pop()] != 'FakeQuantize'
+    logits = keep_fp32_scope(model, ['conv_logits'], stem=False)
+    kept = keep_fp32_scope(model, ['conv_logits'])
+    assert len(logits) == 1 and kept == [next(iter(quantized)), *logits]
+    assert json.loads(ir_metadata(model)['keep_fp32']) == kept
+    assert all(quantized[op] != 'FakeQuantize' for op in kept)
+    assert keep_fp32_scope(model, [], stem=False) == []
     assert sum(k == 'FakeQuantize' for k in quantized.values()) > 20
     again = tmp_path / 'again.xml'
     save_ir(to_ir(str(onnx_file), 'int8', images, ['conv_logits']), str(again))
@@ -189,6 +193,13 @@ def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
         precision='int8',
         calibration_images='0')
     assert '--calibration-images must be at least 1' in line
+    line = one_line(
+        export_openvino,
+        MASK_DEMO,
+        onnx_file,
+        out=tmp_path / 'd.xml',
+        keep_fp32=['conv_logits'])
+    assert 'add --precision int8' in line
     with pytest.raises(
             ToolError,
             match=r"--keep-fp32 'nothing\.like\.it' "
