@@ -10,9 +10,8 @@ training set resized as its test pipeline resizes them (what the file will
 see); the stem (the first convolution, which sees the image) and the
 layers of ``--keep-fp32`` stay fp32. bf16 is the fp32 IR marked to run in
 bf16, for CPUs with AMX or AVX-512 BF16. bf16 and INT8 are not exact by
-design: the tool reports how many detections still
-agree with onnxruntime; their accuracy is their mAP (``tools/test.py
-CONFIG FILE.xml``).
+design: the tool reports how many detections still agree with onnxruntime;
+their accuracy is their mAP (``tools/test.py CONFIG FILE.xml``).
 """
 import argparse
 import copy
