@@ -20,7 +20,7 @@ import os
 import os.path as osp
 import re
 import tempfile
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from ..cpu import cpu_description, lacks
 from ..datasets.data_checks import check_dataset_paths, leaf_datasets
 from ..errors import ConfigError, ToolError, refuse_overwrite, require_file
 from ..metainfo import config_metainfo
+from ..models.exported_detector import recorded_classes
 from ..models.openvino_detector import (RT_INFO_KEY, compile_ir,
                                         import_openvino, ir_metadata, read_ir)
 from ..patches.mmengine import ConfigOptionsAction
@@ -68,18 +69,24 @@ def check_args(args: argparse.Namespace) -> None:
                         f'{args.precision}).')
 
 
-def check_classes(onnx_file: str, classes: Sequence[str]) -> None:
-    """The ONNX file must be a whole detector of the config's classes."""
+def onnx_metadata(onnx_file: str) -> Dict[str, str]:
+    """What tools/export_onnx.py recorded in the file (class names,
+    preprocessing), by name."""
     import onnx
-    meta = {
+    return {
         p.key: p.value
         for p in onnx.load(onnx_file, load_external_data=False).metadata_props
     }
-    if 'classes' not in meta:
+
+
+def check_classes(onnx_file: str, classes: Sequence[str]) -> None:
+    """The ONNX file must be a whole detector of the config's classes."""
+    recorded = recorded_classes(onnx_metadata(onnx_file))
+    if recorded is None:
         raise ToolError(f'{onnx_file!r} is not a whole detector (it records '
                         f'no class names); export it with '
                         f'tools/export_onnx.py --part detector.')
-    if json.loads(meta['classes']) != list(classes):
+    if recorded != list(classes):
         raise ToolError(f'{onnx_file!r} was exported for other classes than '
                         f'the config names; pass the config it was exported '
                         f'from.')
@@ -157,12 +164,8 @@ def to_ir(onnx_file: str,
     ``stem`` choose (``keep_fp32_scope``) left in fp32; the file's metadata
     (class names, preprocessing), the precision and the ops kept in fp32
     in its runtime info."""
-    import onnx
     model = import_openvino().convert_model(onnx_file)
-    meta = {
-        p.key: p.value
-        for p in onnx.load(onnx_file, load_external_data=False).metadata_props
-    }
+    meta = onnx_metadata(onnx_file)
     scope = []
     if precision == 'int8':
         scope = keep_fp32_scope(model, keep_fp32, stem)

@@ -8,7 +8,8 @@ boxes back to the original image's scale, masks pasted into it by mmdet's
 own mask head code. One subclass per runtime: ``onnx_detector.py``
 (onnxruntime, ``.onnx``), ``openvino_detector.py`` (OpenVINO, ``.xml``).
 """
-from typing import List, Optional, Sequence
+import json
+from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +24,12 @@ from ..metainfo import config_metainfo
 
 # What each kind of file is read by, and the model type that does it.
 RUNTIME_OF_SUFFIX = {'.onnx': 'OnnxDetector', '.xml': 'OpenVinoDetector'}
+
+
+def recorded_classes(meta: Mapping[str, str]) -> Optional[List[str]]:
+    """The class names an exported file's metadata records (ONNX
+    metadata, IR runtime info), or None where it records none."""
+    return json.loads(meta['classes']) if 'classes' in meta else None
 
 
 class ExportedDetector(BaseModel):

@@ -1,12 +1,11 @@
 """An exported detector run by onnxruntime (``exported_detector.py``)."""
-import json
 from typing import List, Optional, Sequence
 
 import numpy as np
 from mmdet.registry import MODELS
 
 from ..errors import ConfigError, ToolError
-from .exported_detector import ExportedDetector
+from .exported_detector import ExportedDetector, recorded_classes
 
 
 def onnx_providers(device: Optional[str] = None) -> List:
@@ -62,8 +61,7 @@ def onnx_session(onnx_file: str,
 
 def onnx_classes(session) -> Optional[List[str]]:
     """The class names an exported file records, or None."""
-    meta = session.get_modelmeta().custom_metadata_map
-    return json.loads(meta['classes']) if 'classes' in meta else None
+    return recorded_classes(session.get_modelmeta().custom_metadata_map)
 
 
 @MODELS.register_module()

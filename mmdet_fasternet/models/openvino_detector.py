@@ -7,7 +7,6 @@ preprocessing) in its runtime info, under ``fasternet``. OpenVINO runs an
 fp32 model in bf16 where the CPU can (AMX, AVX-512 BF16): here it runs in
 the precision the file records (fp32, bf16, or INT8 where quantised).
 """
-import json
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
@@ -15,7 +14,7 @@ import numpy as np
 from mmdet.registry import MODELS
 
 from ..errors import CheckpointError, ToolError
-from .exported_detector import ExportedDetector
+from .exported_detector import ExportedDetector, recorded_classes
 
 RT_INFO_KEY = 'fasternet'
 INSTALL = "pip install 'mmdet-fasternet[openvino]' (openvino and nncf)"
@@ -75,10 +74,8 @@ class OpenVinoDetector(ExportedDetector):
                  data_preprocessor: Optional[dict] = None,
                  compile_options: Optional[dict] = None) -> None:
         model = read_ir(file)
-        meta = ir_metadata(model)
-        recorded = json.loads(meta['classes']) if 'classes' in meta else None
-        super().__init__(file, recorded, classes, mask_head, rcnn_test_cfg,
-                         data_preprocessor)
+        super().__init__(file, recorded_classes(ir_metadata(model)), classes,
+                         mask_head, rcnn_test_cfg, data_preprocessor)
         self.compiled = compile_ir(model, compile_options)
         self.request = self.compiled.create_infer_request()
 
