@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import mmdet
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 
 from mmdet_fasternet.apis.benchmark import benchmark, benchmark_parser
@@ -34,7 +35,9 @@ from mmdet_fasternet.apis.openvino_export import (export_openvino,
 from mmdet_fasternet.apis.runner import (evaluate, evaluate_parser, train,
                                          train_parser)
 from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.models.build import build_detector
+from mmdet_fasternet.models.exported_detector import use_exported_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'
@@ -325,6 +328,17 @@ def many_detections(config: Path) -> torch.nn.Module:
     test_cfg = cfg.model.test_cfg
     (test_cfg.rcnn if 'rcnn' in test_cfg else test_cfg).score_thr = 0.0
     return build_detector(cfg).eval()
+
+
+def exported_detector(path: Path, config: Path, **options) -> torch.nn.Module:
+    """What tools/test.py puts in ``config``'s place for the exported
+    ``path`` (``use_exported_file``), for the shapes' classes, which the
+    tests' files record; ``options``: the runtime's (``session_options``,
+    ``compile_options``)."""
+    cfg = load_model_config(str(config))
+    use_exported_file(cfg, str(path))
+    cfg.model.update(classes=list(SHAPE_CLASSES), **options)
+    return MODELS.build(cfg.model)
 
 
 def metric_lines(output: str) -> dict:

@@ -16,8 +16,8 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 from same_detections import assert_same_detections
 from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, call,
-                         describe, many_detections, metric_lines, run_tool,
-                         tiny_shapes_options)
+                         describe, exported_detector, many_detections,
+                         metric_lines, run_tool, tiny_shapes_options)
 
 from mmdet_fasternet.apis import time_breakdown
 from mmdet_fasternet.apis.benchmark import image_sample
@@ -31,7 +31,6 @@ from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
                                                  onnx_node_parts,
                                                  profiled_parts,
                                                  torch_breakdown)
-from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ConfigError, ToolError
 from mmdet_fasternet.models.detector_graph import DetectorGraph, batched_nms
@@ -61,20 +60,6 @@ def exported(request, tmp_path_factory):
     return detector, path, request.param
 
 
-def onnx_detector(path, config, **options) -> OnnxDetector:
-    """What tools/test.py puts in the config's place; ``options``: the
-    session's (device, session_options)."""
-    model = load_model_config(str(config)).model
-    if 'roi_head' not in model:
-        return OnnxDetector(str(path), SHAPE_CLASSES, **options)
-    return OnnxDetector(
-        str(path),
-        SHAPE_CLASSES,
-        mask_head=model.roi_head.mask_head,
-        rcnn_test_cfg=model.test_cfg.rcnn,
-        **options)
-
-
 @pytest.mark.e2e
 def test_onnxruntime_gives_what_pytorch_gives(exported):
     detector, path, config = exported
@@ -90,7 +75,7 @@ def test_onnxruntime_gives_what_pytorch_gives(exported):
     meta = {p.key: p.value for p in model.metadata_props}
     assert json.loads(meta['classes']) == list(SHAPE_CLASSES)
     assert json.loads(meta['preprocessing'])['swap_channels'] is True
-    runtime = onnx_detector(path, config)
+    runtime = exported_detector(path, config)
     # A cascade at one size: the sizes check the dynamic axes, which the
     # demo detectors' files share.
     for (height, width), original in SIZES[:1 if config == CASCADE else 2]:
@@ -347,7 +332,7 @@ def test_time_breakdown_of_an_exported_detector(exported, tmp_path,
     detector, path, config = exported
     parts = set(onnx_node_parts(str(path)).values())
     assert parts == {'backbone', 'neck', 'heads', 'post-processing'}
-    runtime = onnx_detector(
+    runtime = exported_detector(
         path,
         config,
         session_options=dict(

@@ -13,8 +13,8 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from same_detections import assert_same_detections
-from tool_runner import (CONFIGS, MASK_DEMO, call, one_line, parse_cfg_options,
-                         tiny_shapes_options)
+from tool_runner import (CONFIGS, MASK_DEMO, call, exported_detector, one_line,
+                         parse_cfg_options, tiny_shapes_options)
 
 from mmdet_fasternet.apis import openvino_export
 from mmdet_fasternet.apis.detector_check import with_lowered_score_threshold
@@ -25,22 +25,10 @@ from mmdet_fasternet.apis.openvino_export import (calibration_images,
 from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ToolError
-from mmdet_fasternet.models.onnx_detector import OnnxDetector
 from mmdet_fasternet.models.openvino_detector import (OpenVinoDetector,
                                                       compile_ir,
                                                       import_openvino,
                                                       ir_metadata, read_ir)
-
-
-def built(cls, path, **options):
-    """What tools/test.py puts in the demo Mask R-CNN config's place."""
-    model = load_model_config(str(MASK_DEMO)).model
-    return cls(
-        str(path),
-        SHAPE_CLASSES,
-        mask_head=model.roi_head.mask_head,
-        rcnn_test_cfg=model.test_cfg.rcnn,
-        **options)
 
 
 @pytest.mark.e2e
@@ -64,8 +52,9 @@ def test_fp32_ir_gives_what_onnxruntime_gives(mask_demo_export, mask_demo_ir):
     assert json.loads(meta['preprocessing'])['swap_channels'] is True
     # As tools/test.py runs it: boxes scaled back, masks pasted, at another
     # size and scale than the export's.
-    openvino, onnxruntime = (built(OpenVinoDetector,
-                                   xml), built(OnnxDetector, onnx_file))
+    openvino, onnxruntime = (
+        exported_detector(path, MASK_DEMO) for path in (xml, onnx_file))
+    assert isinstance(openvino, OpenVinoDetector)
     image = torch.randint(0, 256, (3, 150, 230), dtype=torch.uint8)
     meta = dict(
         img_shape=(150, 230), ori_shape=(100, 153), scale_factor=(1.5, 1.5))
