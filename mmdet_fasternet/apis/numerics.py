@@ -10,8 +10,10 @@ Array = Union[np.ndarray, torch.Tensor]
 # closely they then agree is measured separately.
 PAIRING_TOLERANCE = 1e-2
 # Near-tied scores may be ranked the other way by another runtime or CPU
-# (a different top-k or proposal): at most this share of detections, and
-# at least one, may then go unpaired.
+# (a different top-k or proposal): a detection may then go unpaired, if
+# its score is within the pairing tolerance of one that took its place or
+# of the other list's cut-off, and at most this share of each list (and
+# at least one) does.
 UNPAIRED_SHARE = 0.05
 
 
@@ -39,16 +41,37 @@ def max_relative_error(got: Union[Array, Sequence[Array]],
 
 
 class DetectionPairs(NamedTuple):
-    """Which detection of ``got`` is which of ``expected``."""
+    """Which detection of ``got`` is which of ``expected``, and the scores
+    of those paired with nothing."""
     got: np.ndarray  # indices into got
     expected: np.ndarray  # the paired indices into expected, same order
-    unpaired: int  # detections left over, on the side with more of them
+    unpaired_got: np.ndarray  # the scores of got's unpaired detections
+    unpaired_expected: np.ndarray  # and expected's
+    cut_offs: Tuple[float, float]  # the lowest score of got, of expected
+    score_tolerance: float  # what pairing allows between two scores
+
+    @property
+    def unpaired(self) -> int:
+        """Unpaired detections, on both sides."""
+        return len(self.unpaired_got) + len(self.unpaired_expected)
 
     def allowed(self) -> bool:
-        """Few enough unpaired detections to be near-ties ranked the
-        other way, not a different computation."""
-        total = len(self.got) + self.unpaired
-        return self.unpaired <= max(1, int(UNPAIRED_SHARE * total))
+        """Only near-ties unpaired: each within the score tolerance of an
+        unpaired detection of the other side (ranked the other way) or of
+        the other side's lowest score (fell just below its cut), and few
+        of them on either side."""
+        got_cut, expected_cut = self.cut_offs
+        sides = ((self.unpaired_got, self.unpaired_expected, expected_cut),
+                 (self.unpaired_expected, self.unpaired_got, got_cut))
+        for scores, others, cut in sides:
+            total = len(self.got) + len(scores)
+            if len(scores) > max(1, int(UNPAIRED_SHARE * total)):
+                return False
+            near = np.append(others, cut)
+            gaps = np.abs(scores[:, None] - near[None]).min(-1, initial=np.inf)
+            if np.any(gaps > self.score_tolerance):
+                return False
+        return True
 
 
 def pair_detections(got: Sequence[Array],
@@ -77,16 +100,19 @@ def pair_detections(got: Sequence[Array],
             pairs.append((j, i))
             distance[:, j] = np.inf
     paired = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-    return DetectionPairs(paired[:, 0], paired[:, 1],
-                          max(len(boxes), len(other_boxes)) - len(paired))
+    return DetectionPairs(
+        paired[:, 0], paired[:, 1], np.delete(other_scores, paired[:, 0]),
+        np.delete(scores, paired[:, 1]),
+        (other_scores.min(initial=np.inf), scores.min(initial=np.inf)),
+        PAIRING_TOLERANCE * score_scale)
 
 
 def detection_error(got: Sequence[Array],
                     expected: Sequence[Array]) -> Tuple[float, int, int]:
     """For a detector's outputs ``(boxes, scores, labels[, masks])``: the
     largest relative error of the paired detections, how many went
-    unpaired (the error is inf if more than near-ties explain), and how
-    many were expected."""
+    unpaired on either side (the error is inf unless near-ties explain
+    them), and how many were expected."""
     pairs = pair_detections(got, expected)
     if not pairs.allowed():
         return float('inf'), pairs.unpaired, len(expected[0])
