@@ -81,6 +81,11 @@ UPSTREAM_SYMBOLS: Dict[str, str] = {
     'deterministic resume: how they are ended',
     'torch.ops.torchvision._roi_align_backward':
     "mmcv-lite on a GPU: torchvision's RoIAlign gradient kernel",
+    'torch._inductor.cpp_builder.get_cpp_compiler':
+    "benchmark: deploy-compile on the CPU needs the C++ compiler inductor "
+    'finds; without one the setting is reported as not run',
+    'torch._inductor.exc.InvalidCxxCompiler':
+    'benchmark: what that search raises where it finds none',
     'numpy._core.multiarray._reconstruct':
     'weights-only loading: how a numpy array pickles (numpy.core.* in '
     'files numpy 1.x wrote)',

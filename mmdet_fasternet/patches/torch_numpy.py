@@ -1,8 +1,8 @@
 """torch (with torchvision's ops) and numpy: oneDNN's fused convolutions
 for deploy mode, torch's norm base classes and forward hooks, a persistent
 loader's workers, a hint to the export tracer, torchvision's RoIAlign
-gradient, and how numpy pickles arrays."""
-from typing import Any, Callable, List
+gradient, inductor's C++ compiler search, and how numpy pickles arrays."""
+from typing import Any, Callable, List, Optional
 
 import numpy as np
 import torch
@@ -79,6 +79,18 @@ def restart_persistent_workers(loader: torch.utils.data.DataLoader) -> bool:
 def torchvision_roi_align_backward() -> Callable[..., Tensor]:
     """torchvision's RoIAlign gradient kernel (torchvision imported)."""
     return torch.ops.torchvision._roi_align_backward
+
+
+def cxx_compiler_problem() -> Optional[str]:
+    """Why torch.compile (inductor) cannot build C++ kernels for the CPU
+    here, by inductor's own compiler search (its ``cpp.cxx`` setting,
+    ``CXX``, each tried with ``--version``), or None where it can."""
+    from torch._inductor import cpp_builder, exc
+    try:
+        cpp_builder.get_cpp_compiler()
+    except exc.InvalidCxxCompiler as error:
+        return str(error)
+    return None
 
 
 def numpy_pickle_globals() -> List[Any]:

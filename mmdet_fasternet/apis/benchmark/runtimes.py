@@ -9,6 +9,7 @@ from typing import Callable, Dict, Iterable, Optional, Protocol, Sequence
 
 import torch
 
+from ...patches.torch_numpy import cxx_compiler_problem
 from .onnxruntime_runtime import OnnxRunner, check_onnxruntime
 from .openvino_runtime import (Bf16OpenVinoRunner, Int8OpenVinoRunner,
                                OpenVinoRunner, check_openvino)
@@ -24,6 +25,10 @@ class Runner(Protocol):
 
     def features(self) -> Sequence[torch.Tensor]:
         """A backbone's outputs, for the error against the first setting."""
+
+    def precisions(self) -> Optional[str]:
+        """What the runtime chose to run the weighted layers in on this
+        CPU, where it chooses (OpenVINO); None elsewhere."""
 
     def breakdown(self, runs: int) -> Optional[Dict[str, float]]:
         """A detector's ms by part over ``runs`` profiled runs; None where
@@ -56,6 +61,21 @@ def check_runtimes(settings: Iterable[str], device: torch.device) -> None:
     """Each runtime the ``settings`` use can run on ``device``."""
     for name in dict.fromkeys(SETTINGS[s].runtime for s in settings):
         RUNTIMES[name].check(device)
+
+
+def settings_not_run(settings: Iterable[str],
+                     device: torch.device) -> Dict[str, str]:
+    """The ``settings`` that cannot run here, each with why and the fix:
+    torch.compile builds C++ kernels for the CPU, so it needs a C++
+    compiler there; the other settings go on without them."""
+    compiled = [s for s in settings if SETTINGS[s].compile]
+    problem = compiled and device.type == 'cpu' and cxx_compiler_problem()
+    if not problem:
+        return {}
+    why = (f'torch.compile (inductor) builds C++ kernels on the CPU and '
+           f'found no C++ compiler ({problem}); install one (apt-get '
+           f'install g++) or point CXX at it')
+    return {s: why for s in compiled}
 
 
 def runner(case: Case) -> Runner:

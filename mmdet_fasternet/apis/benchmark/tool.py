@@ -10,7 +10,7 @@ from ...models import ARCH_SETTINGS
 from ..cli import add_shape_argument, check_device, check_shape
 from .measure import measure_inference
 from .report import plot, print_inference, print_training, save_json
-from .runtimes import check_runtimes
+from .runtimes import check_runtimes, settings_not_run
 from .settings import PARTS, SETTINGS
 from .training import measure_training
 
@@ -38,6 +38,11 @@ def benchmark(args: argparse.Namespace) -> None:
     """tools/benchmark.py: time FasterNet against ResNet-50, print the
     table, and save it as JSON and a bar chart if asked."""
     device = check_args(args)
+    not_run = settings_not_run(args.settings, device)
+    args.settings = [s for s in args.settings if s not in not_run]
+    if not args.settings:
+        raise ToolError(f'no setting asked for can run here: '
+                        f'{next(iter(not_run.values()))}.')
     n_infer = sum((args.warmup + args.runs) * (6 if part == 'backbone' else 2)
                   for part in args.parts for _ in args.settings)
     n_train = 3 * (2 + args.train_runs) if args.train else 0
@@ -51,10 +56,13 @@ def benchmark(args: argparse.Namespace) -> None:
         torch=torch.__version__,
         runs=args.runs,
         warmup=args.warmup,
-        inference=measure_inference(args, device, progress))
+        inference=measure_inference(args, device, progress),
+        not_run=not_run)
     if args.train:
         results['training'] = measure_training(args, device, progress)
     print_inference(results['inference'], args, device)
+    for name, why in not_run.items():
+        print(f'{name}: not run: {why}')
     if args.train:
         print_training(results['training'], args)
     if args.json:
