@@ -9,9 +9,11 @@ NNCF's post-training quantisation, calibrated on images of the config's
 training set resized as its test pipeline resizes them (what the file will
 see); the stem (the first convolution, which sees the image) and the
 layers of ``--keep-fp32`` stay fp32. bf16 is the fp32 IR marked to run in
-bf16, for CPUs with AMX or AVX-512 BF16. bf16 and INT8 are not exact by
-design: the tool reports how many detections still agree with onnxruntime;
-their accuracy is their mAP (``tools/test.py CONFIG FILE.xml``).
+bf16, for CPUs with AMX or AVX-512 BF16. What OpenVINO runs each layer in
+on the exporting CPU is its own choice: the tool prints it and records it
+in the IR (``ran``). bf16 and INT8 are not exact by design: the tool
+reports how many detections still agree with onnxruntime; their accuracy
+is their mAP (``tools/test.py CONFIG FILE.xml``).
 """
 import argparse
 import copy
@@ -30,13 +32,15 @@ from mmengine.registry import init_default_scope
 
 from ..atomic_files import atomic_write
 from ..config_files import load_model_config
-from ..cpu import cpu_description, lacks
+from ..cpu import cpu_description
 from ..datasets.data_checks import check_dataset_paths, leaf_datasets
 from ..errors import ConfigError, ToolError, refuse_overwrite, require_file
 from ..metainfo import config_metainfo
 from ..models.exported_detector import recorded_classes
 from ..models.openvino_detector import (RT_INFO_KEY, compile_ir,
-                                        import_openvino, ir_metadata, read_ir)
+                                        import_openvino, ir_metadata,
+                                        layer_precisions, precision_report,
+                                        read_ir)
 from ..patches.mmengine import ConfigOptionsAction
 from .detector_check import (Agreement, Runs, compare_detections,
                              onnxruntime_runs, score_threshold,
@@ -243,24 +247,23 @@ def export_openvino(args: argparse.Namespace) -> None:
         cfg.merge_from_dict(args.cfg_options)
     check_classes(args.onnx, config_metainfo(cfg).get('classes', ()))
     int8 = args.precision == 'int8'
-    missing = lacks(args.precision)
-    if missing:
-        print(f'note: {cpu_description()} has no {missing}: '
-              f'{args.precision} runs about as fast as fp32 on it, or in '
-              f'fp32; the file is for CPUs that have them '
-              f'(docs/deploy.md).')
     images = (
         calibration_images(cfg, args.calibration_images, args.seed)
         if int8 else None)
     stem = not args.quantize_stem
-    save_ir(
-        to_ir(args.onnx, args.precision, images, args.keep_fp32, stem),
-        args.out)
+    model = to_ir(args.onnx, args.precision, images, args.keep_fp32, stem)
+    compiled = compile_ir(model)
+    model.set_rt_info(
+        json.dumps(
+            dict(cpu=cpu_description(), layers=layer_precisions(compiled))),
+        [RT_INFO_KEY, 'ran'])
+    save_ir(model, args.out)
     kept = ['the stem'] * stem + args.keep_fp32
     print(f'wrote {args.out} and its .bin: {args.precision} OpenVINO IR of '
           f'{args.onnx}' + (f', calibrated on {len(images)} training images '
                             f'(seed {args.seed}); kept in fp32: '
                             f'{", ".join(kept) or "nothing"}' if int8 else ''))
+    print(f'{precision_report(model, compiled)}; recorded in the IR')
     if int8:
         print(
             approximate_agreement(args.out, args.onnx, images[:8],

@@ -61,6 +61,9 @@ def measure_part(args: argparse.Namespace, part: str, device: torch.device,
                 for k, v in times.items()
             },
             times_s=times)
+        ran = {label: r.precisions() for label, r in runners.items()}
+        if None not in ran.values():
+            row['precisions'] = ran
         if part == 'backbone':
             outs = next(iter(runners.values())).features()
             if reference is None:

@@ -85,6 +85,9 @@ class OnnxRunner:
     def features(self) -> Tuple[torch.Tensor, ...]:
         return self()  # an exported backbone holds its input already
 
+    def precisions(self) -> Optional[str]:
+        return None  # fp32: onnxruntime's CPU and CUDA providers
+
     def breakdown(self, runs: int) -> Optional[Dict[str, float]]:
         if self.case.device.type == 'cuda':
             return None  # onnxruntime's CUDA node times are launch times

@@ -10,7 +10,9 @@ from mmdet.registry import MODELS
 
 from ...errors import ToolError
 from ...models.exported_detector import use_exported_file
-from ...models.openvino_detector import compile_ir, import_openvino, read_ir
+from ...models.openvino_detector import (compile_ir, describe_precisions,
+                                         import_openvino, layer_precisions,
+                                         read_ir)
 from ..openvino_export import save_ir, to_ir
 from ..time_breakdown import openvino_breakdown
 from .onnxruntime_runtime import OnnxRunner, check_onnxruntime
@@ -28,6 +30,7 @@ class CompiledBackbone:
     """A compiled backbone IR, called as an onnxruntime session is."""
 
     def __init__(self, compiled) -> None:
+        self.compiled = compiled
         self.request = compiled.create_infer_request()
         self.outputs = compiled.outputs
 
@@ -65,6 +68,9 @@ class OpenVinoRunner(OnnxRunner):
         use_exported_file(cfg, xml_file)
         cfg.model.update(compile_options=options)
         return MODELS.build(cfg.model)
+
+    def precisions(self) -> Optional[str]:
+        return describe_precisions(layer_precisions(self.session.compiled))
 
     def breakdown(self, runs: int) -> Optional[Dict[str, float]]:
         profiled = self.build_session(

@@ -7,7 +7,6 @@ import torch
 
 from ...cpu import cpu_description, lacks
 from ..time_breakdown import TIME_PARTS
-from .settings import SETTINGS
 from .timing import PEAK_PREFIX
 
 
@@ -53,14 +52,23 @@ def print_inference(rows: List[dict], args: argparse.Namespace,
                     fasternet]
                 print(f'{part}: {fasternet} {name} is {speedup:.2f}x as '
                       f'fast as {first} ({1 / speedup:.2f}x the time)')
-    for name in args.settings:
-        runtime = SETTINGS[name].runtime  # openvino-bf16, openvino-int8
-        missing = lacks(runtime.split('-')[-1]) if runtime.startswith(
-            'openvino-') else None
-        if missing:
-            print(f'note: {name}: this CPU has no {missing}, so it runs about '
-                  f'as fast as fp32 here (docs/deploy.md)')
+    print_precisions(rows)
     print_breakdown(rows)
+
+
+def print_precisions(rows: List[dict]) -> None:
+    """What a runtime that chooses per CPU (OpenVINO) ran each model in,
+    and what the CPU lacks for the setting's precision to pay."""
+    for row in rows:
+        if 'precisions' not in row:
+            continue
+        ran = ', '.join(f'{label} with {layers}'
+                        for label, layers in row['precisions'].items())
+        precision = row['setting'].rpartition('-')[2]
+        missing = lacks(precision)
+        print(f'{row["part"]} {row["setting"]}: OpenVINO ran {ran}' +
+              (f'; this CPU has no {missing}, which {precision} needs to '
+               f'run faster than fp32' if missing else ''))
 
 
 def print_breakdown(rows: List[dict]) -> None:

@@ -87,6 +87,9 @@ class TorchRunner:
         with torch.no_grad(), autocast(self.case.setting, self.case.device):
             return self.model(self.case.x)
 
+    def precisions(self) -> Optional[str]:
+        return None  # the setting says it: fp32, or bf16 autocast
+
     def breakdown(self, runs: int) -> Optional[Dict[str, float]]:
         return torch_breakdown(self.model, self.step, runs,
                                lambda: sync(self.case.device))
