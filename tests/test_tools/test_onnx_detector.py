@@ -126,6 +126,10 @@ def test_test_tool_evaluates_exported_files_like_their_checkpoint(
             'model.test_cfg.rcnn.score_thr=0.0'
         ] + tiny_shapes_options(tmp_path / 'data'), tmp_path)
         assert result.returncode == 0, describe(result)
+        if source.suffix == '.xml':  # OpenVINO's choice, read back
+            assert re.search(
+                f'{re.escape(str(source))}: OpenVINO runs this fp32 IR with '
+                r'(\d+) of \1 weighted layers in fp32 here', result.stdout)
         metrics.append(metric_lines(result.stdout))
         predictions.append(pickle.loads(out.read_bytes()))
     assert 'coco/segm_mAP' in metrics[0]

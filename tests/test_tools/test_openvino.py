@@ -16,15 +16,16 @@ from same_detections import assert_same_detections
 from tool_runner import (CONFIGS, MASK_DEMO, call, exported_detector, one_line,
                          parse_cfg_options, tiny_shapes_options)
 
-from mmdet_fasternet.apis import openvino_export
 from mmdet_fasternet.apis.detector_check import with_lowered_score_threshold
 from mmdet_fasternet.apis.openvino_export import (calibration_images,
                                                   export_openvino,
                                                   keep_fp32_scope, save_ir,
                                                   to_ir)
 from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.cpu import cpu_description
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.errors import CheckpointError, ToolError
+from mmdet_fasternet.models import openvino_detector as ov_detector
 from mmdet_fasternet.models.openvino_detector import (OpenVinoDetector,
                                                       compile_ir,
                                                       import_openvino,
@@ -70,11 +71,12 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
                                                    capsys, monkeypatch):
     """Three images of the training set through the test pipeline, drawn
     by the seed; the same images give the same file; the stem and the
-    layers asked for stay fp32; on a CPU without VNNI or AMX the tool says
-    INT8 does not pay there."""
+    layers asked for stay fp32; the tool says what OpenVINO runs each
+    layer in, and on a CPU without VNNI or AMX that INT8 does not pay
+    there."""
     _, _, onnx_file = mask_demo_export
     options = tiny_shapes_options(tmp_path / 'data')
-    monkeypatch.setattr(openvino_export, 'lacks', lambda p: 'VNNI or AMX')
+    monkeypatch.setattr(ov_detector, 'lacks', lambda p: 'VNNI or AMX')
     xml = tmp_path / 'int8.xml'
     assert call(
         export_openvino,
@@ -87,7 +89,8 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
         keep_fp32=['conv_logits'],
         cfg_options=options) == 0
     out = capsys.readouterr().out
-    assert 'has no VNNI or AMX: int8 runs about as fast as fp32' in out
+    assert ('; this CPU has no VNNI or AMX, which int8 needs to run faster '
+            'than fp32 (docs/deploy.md); recorded in the IR') in out
     assert ('calibrated on 3 training images (seed 1); kept in fp32: '
             'the stem, conv_logits') in out
     assert re.search(
@@ -100,6 +103,8 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
     assert not np.array_equal(images[0], calibration_images(cfg, 3, 0)[0])
     model = read_ir(str(xml))
     assert ir_metadata(model)['precision'] == 'int8'
+    assert json.loads(ir_metadata(model)['ran'])['layers'] == \
+        ov_detector.layer_precisions(compile_ir(model))
     quantized = {
         op.get_friendly_name(): op.input_value(0).get_node().get_type_name()
         for op in model.get_ordered_ops()
@@ -118,31 +123,57 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
         '.bin').read_bytes()
 
 
-def test_bf16_ir_is_compiled_to_run_in_bf16(mask_demo_export, tmp_path,
-                                            capsys):
-    """The fp32 weights, marked bf16: compiled so (OpenVINO computes in
-    bf16 where the CPU can, in fp32 elsewhere), compared, not gated."""
+def test_bf16_ir_says_what_openvino_runs_it_in(mask_demo_export, tmp_path,
+                                               capsys, monkeypatch):
+    """The fp32 weights, marked bf16, compiled asking for bf16. What each
+    layer then runs in is OpenVINO's choice per CPU (fp32 on AVX2, bf16
+    with AMX or AVX-512 BF16, and bf16 on an AVX-512 CPU without BF16):
+    the tool reads it from the execution graph, prints it and records it
+    in the IR; compared with onnxruntime, not gated."""
     _, _, onnx_file = mask_demo_export
     xml = tmp_path / 'bf16.xml'
     assert call(
         export_openvino, MASK_DEMO, onnx_file, out=xml, precision='bf16') == 0
+    out = capsys.readouterr().out
     assert re.search(
         r'OpenVINO bf16 vs onnxruntime fp32 on 2 random images: \d+ of '
-        r'200 detections agree',
-        capsys.readouterr().out)
+        r'200 detections agree', out)
     model = read_ir(str(xml))
     assert ir_metadata(model)['precision'] == 'bf16'
-    ov = import_openvino()
-    types = ov.Type
-    # Where the CPU computes in bf16 at all (AMX, or AVX-512 BF16 as on
-    # AMD EPYC Zen 4), whether or not it pays there; fp32 elsewhere.
-    computes_bf16 = 'BF16' in ov.Core().get_property(
-        'CPU', 'OPTIMIZATION_CAPABILITIES')
-    hint = compile_ir(model).get_property('INFERENCE_PRECISION_HINT')
-    assert hint == (types.bf16 if computes_bf16 else types.f32)
+    assert ov_detector.compile_properties(model) == dict(
+        INFERENCE_PRECISION_HINT='bf16')
+    compiled = compile_ir(model)
+    counts = ov_detector.layer_precisions(compiled)
+    assert json.loads(ir_metadata(model)['ran']) == dict(
+        cpu=cpu_description(), layers=counts)
+    report = ov_detector.precision_report(model, compiled)
+    assert f'{report}; recorded in the IR' in out
+    # Where the CPU lacks what bf16 needs, the line says so (cpu.lacks).
+    assert report.startswith(
+        'OpenVINO runs this bf16 IR with '
+        f'{ov_detector.describe_precisions(counts)} here (')
+    monkeypatch.setattr(ov_detector, 'lacks', lambda p: None)
+    assert ov_detector.precision_report(
+        model, compiled).endswith(f'({cpu_description()})')
+    monkeypatch.setattr(ov_detector, 'lacks', lambda p: 'AMX or AVX-512 BF16')
+    assert ov_detector.precision_report(model, compiled).endswith(
+        '; this CPU has no AMX or AVX-512 BF16, which bf16 needs to run '
+        'faster than fp32 (docs/deploy.md)')
+    # Marked fp32, it is compiled asking for fp32, which every CPU runs.
     model.set_rt_info('fp32', ['fasternet', 'precision'])
-    assert compile_ir(model).get_property(
-        'INFERENCE_PRECISION_HINT') == types.f32
+    assert ov_detector.compile_properties(model) == dict(
+        INFERENCE_PRECISION_HINT='f32')
+    assert set(ov_detector.layer_precisions(compile_ir(model))) == {'fp32'}
+
+
+def test_precisions_are_described_most_first():
+    assert ov_detector.describe_precisions({
+        'fp32': 2,
+        'int8': 72
+    }) == ('72 of 74 weighted layers in int8, 2 in fp32')
+    assert ov_detector.describe_precisions(
+        {'fp32': 74}) == ('74 of 74 weighted layers in fp32')
+    assert ov_detector.describe_precisions({}) == 'no weighted layers'
 
 
 def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,

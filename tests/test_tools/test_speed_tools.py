@@ -1,6 +1,8 @@
 """tools/get_flops.py, tools/benchmark.py and tools/export_onnx.py, run as a
 user runs them. Timings are printed by the tools, never asserted here."""
 import json
+import os
+import re
 
 import numpy as np
 import onnx
@@ -9,6 +11,8 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from mmengine.structures import InstanceData
+from same_detections import assert_same_detections
 from tool_runner import CONFIGS, TOOLS, call, describe, one_line, run_tool
 
 from mmdet_fasternet import cpu
@@ -23,6 +27,7 @@ from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.build import build_detector
 from mmdet_fasternet.models.deploy import deploy_model
+from mmdet_fasternet.patches.torch_numpy import cxx_compiler_problem
 
 
 @pytest.mark.e2e
@@ -119,21 +124,77 @@ def test_detections_are_compared_as_sets():
             shuffled[0], shuffled[1], (shuffled[2] + 1) % 4, shuffled[3]
     ], [shuffled[0], shuffled[1] * 0.9, *shuffled[2:]]):
         pairs = pair_detections(wrong, outputs)
-        assert pairs.unpaired == 100 and not pairs.allowed()
+        assert pairs.unpaired == 200 and not pairs.allowed()
         assert detection_error(wrong, outputs)[0] == np.inf
     # A near-tie that changed which detection made the cut: allowed, up
-    # to 5% of the detections.
+    # to 5% of the detections on each side.
     for changed, allowed in ((5, True), (6, False)):
         other = [
             torch.cat([t[changed:], n[:changed]])
             for t, n in zip(outputs, some_detections(changed, seed=2))
         ]
         pairs = pair_detections(other, outputs)
-        assert pairs.unpaired == changed and pairs.allowed() == allowed
+        assert pairs.unpaired == 2 * changed and pairs.allowed() == allowed
     empty = [t[:0] for t in outputs]
     assert detection_error(empty, empty) == (0.0, 0, 0)
     assert pair_detections(outputs[:3], [t[:0] for t in outputs]).unpaired \
         == 100
+
+
+def test_pasted_masks_are_compared_within_each_box():
+    """A small object's mask wholly wrong fails, though it is far less
+    than 0.1% of the image; a pixel at the edge of a large one passes."""
+    boxes = torch.tensor([[10., 10., 410., 310.], [500., 400., 510., 410.]])
+    masks = torch.zeros(2, 600, 800, dtype=torch.bool)
+    masks[0, 10:310, 10:410] = True
+    masks[1, 400:410, 500:510] = True
+    want = InstanceData(
+        bboxes=boxes,
+        scores=torch.tensor([0.9, 0.8]),
+        labels=torch.tensor([0, 1]),
+        masks=masks)
+    edge = want.clone()
+    edge.masks = masks.clone()
+    edge.masks[0, 309, 10:20] = False
+    assert_same_detections(edge, want, box_atol=0, score_atol=0)
+    wrong = want.clone()
+    wrong.masks = masks.clone()
+    wrong.masks[1] = False
+    assert wrong.masks.ne(masks).float().mean() < 1e-3 / 2
+    with pytest.raises(
+            AssertionError,
+            match='detection 1: the masks differ '
+            'in 100.0% of the pixels of its box'):
+        assert_same_detections(wrong, want, box_atol=0, score_atol=0)
+
+
+def test_only_near_ties_go_unpaired():
+    """Ten detections of spread scores: one missing or one extra is a
+    difference, unless its score ties with the one that took its place or
+    with the other list's lowest."""
+    boxes, _, labels, _ = some_detections(10)
+    scores = torch.linspace(0.9, 0.1, 10)
+    ten = [boxes, scores, labels]
+    for dropped in (0, 4, 9):  # the most confident, one between, the least
+        keep = torch.arange(10) != dropped
+        nine = [t[keep] for t in ten]
+        for got, want in ((nine, ten), (ten, nine)):
+            pairs = pair_detections(got, want)
+            assert pairs.unpaired == 1 and not pairs.allowed(), dropped
+            assert detection_error(got, want)[0] == np.inf
+    # The least confident one just below the other list's cut: a near-tie.
+    tied = [t.clone() for t in ten]
+    tied[1][9] = tied[1][8] - 1e-3
+    nine = [t[:9] for t in tied]
+    assert pair_detections(nine, tied).allowed()
+    # Two detections of near-equal score, each kept by one run only.
+    swapped = [t.clone() for t in ten]
+    swapped[0][4] += 30  # another box
+    swapped[1][4] -= 1e-3
+    pairs = pair_detections(swapped, ten)
+    assert pairs.unpaired == 2 and pairs.allowed()
+    swapped[1][4] -= 0.05  # no longer near
+    assert not pair_detections(swapped, ten).allowed()
 
 
 @pytest.mark.e2e
@@ -148,6 +209,11 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     ]
     result = run_tool(args, tmp_path)
     assert result.returncode == 0, describe(result)
+    # Where inductor finds no C++ compiler, the project says so and the
+    # other rows go on (test_a_setting_that_cannot_run_here_is_named).
+    no_compiler = cxx_compiler_problem()
+    ran = [s for s in settings if not (no_compiler and s == 'deploy-compile')]
+    assert ('deploy-compile: not run' in result.stdout) == bool(no_compiler)
     assert '| backbone | deploy |' in result.stdout
     assert 'deploy is ' in result.stdout and 'as fast as eval' in result.stdout
     assert '| retinanet | onnxruntime | FasterNet-T0 |' in result.stdout
@@ -156,7 +222,21 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     rows = {(r['part'], r['setting']): r for r in data['inference']}
     assert set(rows) == {(p, s)
                          for p in ('backbone', 'retinanet')
-                         for s in settings}
+                         for s in ran}
+    # What OpenVINO ran each model in, as its execution graph says: its
+    # choice per CPU for bf16 and INT8, fp32 throughout where asked for.
+    for setting in ('openvino', 'openvino-bf16', 'openvino-int8'):
+        for part in ('backbone', 'retinanet'):
+            precisions = rows[(part, setting)]['precisions']
+            assert set(precisions) == {'FasterNet-T0', 'ResNet-50'}
+            pattern = (r'(\d+) of \1 weighted layers in fp32'
+                       if setting == 'openvino' else
+                       r'\d+ of \d+ weighted layers in \w+(, \d+ in \w+)*')
+            assert all(re.fullmatch(pattern, p) for p in precisions.values())
+            assert (f'{part} {setting}: OpenVINO ran FasterNet-T0 with '
+                    f'{precisions["FasterNet-T0"]}, ResNet-50 with') in \
+                result.stdout
+    assert 'precisions' not in rows[('retinanet', 'onnxruntime')]
     backbone = rows[('backbone', 'deploy')]
     assert set(backbone['ms']) == {
         'FasterNet-T0', 'ResNet-50', '1x1 conv 40->80 @16x40',
@@ -174,7 +254,7 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
         'backbone', 'openvino-int8')]['max_rel_error_vs_first_setting'] < 0.5
     assert 1e-4 < rows[(
         'backbone', 'deploy-bf16')]['max_rel_error_vs_first_setting'] < 0.05
-    for setting in settings:  # every detector row has its time by part
+    for setting in ran:  # every detector row has its time by part
         breakdown = rows[('retinanet', setting)]['breakdown_ms']
         assert set(breakdown) == {'FasterNet-T0', 'ResNet-50'}
         for spent in breakdown.values():
@@ -191,6 +271,34 @@ def test_benchmark_tiny_run_writes_json_and_chart(tmp_path):
     again = run_tool(args, tmp_path)
     assert again.returncode == 1
     assert 'already exists; pass --force' in again.stderr
+
+
+def test_a_setting_that_cannot_run_here_is_named(tmp_path, monkeypatch,
+                                                 capsys):
+    """deploy-compile without a C++ compiler (each one on PATH fails, as
+    inductor's search sees it): one line saying why and the fix, and the
+    other settings' rows; asked for alone, one error."""
+    for name in ('g++', 'c++', 'gcc', 'cc', 'clang++'):
+        script = tmp_path / name
+        script.write_text('#!/bin/sh\nexit 1\n')
+        script.chmod(0o755)
+    monkeypatch.setenv('PATH', f'{tmp_path}:{os.environ["PATH"]}')
+    assert 'No working C++ compiler' in cxx_compiler_problem()
+    options = dict(
+        arch='t0', parts=['backbone'], shape=(64, 96), runs=1, warmup=0)
+    assert call(benchmark, **options, settings=['eval', 'deploy-compile']) == 0
+    out = capsys.readouterr().out
+    assert '| backbone | eval |' in out and '| backbone | deploy-compile' \
+        not in out
+    why = [line for line in out.splitlines() if 'not run' in line]
+    assert why == [
+        'deploy-compile: not run: torch.compile (inductor) builds C++ '
+        'kernels on the CPU and found no C++ compiler (No working C++ '
+        "compiler found in torch._inductor.config.cpp.cxx: (None, 'g++')); "
+        'install one (apt-get install g++) or point CXX at it'
+    ]
+    line = one_line(benchmark, **options, settings=['deploy-compile'])
+    assert 'no setting asked for can run here' in line and 'g++' in line
 
 
 def test_breakdown_parts_partition_the_total():
