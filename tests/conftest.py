@@ -8,6 +8,19 @@ shrinks the demo to seconds; ``own_data`` makes a COCO-format dataset of
 one's own (``own_data``, the fixture, once per session); ``malicious``
 builds a pickle that would run code. Minutes-long end-to-end runs carry
 the ``e2e`` marker.
+
+What a test may say about the machine it runs on: a test asserts what the
+project decides or computes. Where a runtime decides per CPU (OpenVINO's
+precision, onnxruntime's and oneDNN's kernels, inductor's compiler,
+torch's dispatch), the test asserts the project's own report of that
+decision (the line a tool prints, what it records in a file,
+``cpu.lacks``, ``patches.torch_numpy``'s checks) or compares outputs
+within a stated tolerance; it never predicts the runtime's choice for the
+CPU at hand. A condition a test needs absent (a compiler, a CPU flag) is
+made absent inside the test (PATH, monkeypatch). Every test passes on the
+four kinds of CPU these machines have: Intel with AMX, Intel AVX-512 VNNI
+without BF16, AMD Zen 4 with AVX-512 BF16, AMD with AVX2 only. Timings
+are printed by the tools, never asserted.
 """
 import functools
 import http.server

@@ -13,6 +13,7 @@ from mmdet_fasternet.apis.numerics import max_relative_error
 from mmdet_fasternet.errors import ConfigError
 from mmdet_fasternet.models import deploy
 from mmdet_fasternet.models.deploy import FusedBlock, deploy_model
+from mmdet_fasternet.patches.torch_numpy import onednn_bf16_supported
 
 RTOL = 1e-4
 
@@ -150,15 +151,16 @@ def test_switch_is_idempotent_and_deployed_model_refuses_training():
         model.train()
 
 
-@pytest.mark.skipif(
-    not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
-    reason='this CPU has no oneDNN bf16 support')
-def test_bf16_weights_run_the_fused_path_close_to_fp32(onednn_calls):
+def test_bf16_weights_run_close_to_fp32(onednn_calls):
+    """The fused kernels where torch says oneDNN runs bf16 on this CPU,
+    the standard ops elsewhere; close to fp32 either way."""
     model, x, ref = eval_and_deployed('t0')
     model.to(torch.bfloat16)
     with torch.no_grad():
         outs = model(x.to(torch.bfloat16))
-    assert onednn_calls and all(onednn_calls)
+    assert onednn_calls
+    assert all(onednn_calls) == onednn_bf16_supported()
+    assert any(onednn_calls) == onednn_bf16_supported()
     assert all(o.dtype == torch.bfloat16 for o in outs)
     assert max(max_relative_error(o, r) for o, r in zip(outs, ref)) < 0.05
 

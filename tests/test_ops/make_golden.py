@@ -95,7 +95,11 @@ def roi_align_inputs(gen: torch.Generator) -> dict:
 
 
 def main() -> None:
-    from mmcv import _ext  # noqa: F401  compiled: fails with mmcv-lite
+    from golden import compiled_ext
+    if compiled_ext() is None:  # 'from mmcv import _ext' finds ours too
+        sys.exit("make_golden.py records compiled mmcv's kernels, but "
+                 "mmcv._ext here is mmdet_fasternet's stand-in (mmcv-lite): "
+                 'install full mmcv 2.1.0 and run it again; nothing written.')
     from mmcv.ops import batched_nms, nms, roi_align
     from mmdet.structures.mask import BitmapMasks
     gen = torch.Generator().manual_seed(20261204)

@@ -4,9 +4,11 @@ import glob
 import os.path as osp
 import subprocess
 import sys
+from pathlib import Path
 
 import mmcv
 import pytest
+from golden import compiled_ext
 
 from mmdet_fasternet.ops import MissingOpError
 from mmdet_fasternet.ops.extension import KERNELS, make_extension
@@ -118,11 +120,21 @@ def test_without_any_mmcv_the_import_says_what_to_install():
 def test_start_up_hook_hands_out_the_package_kernels():
     """startup_hook/ (installed beside mmcv-lite, imported at start-up):
     where no compiled mmcv._ext exists, its module for that name says
-    STAND_IN and runs this package's kernels, looked up when called."""
+    STAND_IN and runs this package's kernels, looked up when called. The
+    tree's file is tested (the installed copy is already imported at
+    start-up), and the installed copy is the tree's."""
+    tree = Path(ROOT) / 'startup_hook' / 'mmdet_fasternet_mmcv_ext.py'
+    installed = sys.modules.get('mmdet_fasternet_mmcv_ext')
+    if installed is not None:
+        assert Path(installed.__file__).read_text() == tree.read_text(), (
+            'the installed start-up hook is not the tree\'s: pip install '
+            './startup_hook')
     code = '\n'.join([
         'import sys, torch',
+        "sys.modules.pop('mmdet_fasternet_mmcv_ext', None)  # the installed",
         "sys.path.insert(0, 'startup_hook')",
         'import mmdet_fasternet_mmcv_ext as hook',
+        f'assert hook.__file__ == {str(tree)!r}, hook.__file__',
         "spec = hook.LazyExtensionFinder().find_spec('mmcv._ext')",
         'module = spec.loader.create_module(spec)',
         'assert module.STAND_IN and not hasattr(module, "__file__")',
@@ -139,3 +151,17 @@ def test_start_up_hook_hands_out_the_package_kernels():
     result = run_python(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "mmcv op 'deform_conv_forward'"
+
+
+def test_golden_file_is_not_made_from_the_stand_in():
+    """make_golden.py records compiled mmcv: under the stand-in (which
+    ``from mmcv import _ext`` finds too) it refuses and writes nothing."""
+    if compiled_ext() is not None:
+        pytest.skip('compiled mmcv is installed: make_golden.py would run')
+    from make_golden import GOLDEN, main
+    before = Path(GOLDEN).read_bytes()
+    with pytest.raises(
+            SystemExit, match="mmcv._ext here is mmdet_fasternet"
+            "'s stand-in"):
+        main()
+    assert Path(GOLDEN).read_bytes() == before

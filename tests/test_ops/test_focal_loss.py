@@ -1,29 +1,35 @@
-"""ops/focal_loss.py: mmcv's sigmoid focal loss formula (mmcv has no CPU
-kernel to compare with, so: the formula in float64, and autograd of it)."""
+"""ops/focal_loss.py: mmcv's sigmoid focal loss (mmcv has no CPU kernel to
+compare with, so: mmdet's own PyTorch version, py_sigmoid_focal_loss, in
+float64, and autograd of it)."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmcv.ops import sigmoid_focal_loss
+from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
 
 from mmdet_fasternet.ops import (sigmoid_focal_loss_backward,
                                  sigmoid_focal_loss_forward)
 
 
 def reference(logits, target, weight, gamma, alpha):
-    """mmcv's kernel formula, float64, differentiable."""
-    p = torch.sigmoid(logits)
-    classes = torch.arange(logits.size(1))
-    positive = target[:, None] == classes
-    tiny = torch.finfo(torch.float32).tiny
-    pos = -alpha * (1 - p)**gamma * torch.log(p.clamp(min=tiny))
-    neg = -(1 - alpha) * p**gamma * torch.log((1 - p).clamp(min=tiny))
-    loss = torch.where(positive, pos, neg)
-    return loss if weight is None else loss * weight[target][:, None]
+    """mmdet's PyTorch focal loss, per element: labels one-hot (the last
+    class, ``C``, is background), ``weight`` per class as mmcv's kernel
+    takes it (each sample weighted by its label's)."""
+    one_hot = F.one_hot(target, logits.size(1) + 1)[:, :-1]
+    return py_sigmoid_focal_loss(
+        logits,
+        one_hot,
+        None if weight is None else weight[target],
+        gamma,
+        alpha,
+        reduction='none')
 
 
 @pytest.mark.parametrize('gamma,alpha,weighted', [(2.0, 0.25, False),
                                                   (1.5, 0.5, True),
                                                   (0.0, 0.75, False)])
-def test_sigmoid_focal_loss_matches_formula(gamma, alpha, weighted):
+def test_sigmoid_focal_loss_matches_mmdets_pytorch_version(
+        gamma, alpha, weighted):
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(40, 6, generator=gen) * 4
     target = torch.randint(0, 7, (40, ), generator=gen)  # 6: background
