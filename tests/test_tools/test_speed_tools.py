@@ -143,7 +143,7 @@ def test_detections_are_compared_as_sets():
 
 def test_pasted_masks_are_compared_within_each_box():
     """A small object's mask wholly wrong fails, though it is far less
-    than 0.1% of the image; a pixel at the edge of a large one passes."""
+    than 0.1% of the image; ten pixels at the edge of a large one pass."""
     boxes = torch.tensor([[10., 10., 410., 310.], [500., 400., 510., 410.]])
     masks = torch.zeros(2, 600, 800, dtype=torch.bool)
     masks[0, 10:310, 10:410] = True
