@@ -252,10 +252,9 @@ def export_openvino(args: argparse.Namespace) -> None:
         if int8 else None)
     stem = not args.quantize_stem
     model = to_ir(args.onnx, args.precision, images, args.keep_fp32, stem)
-    compiled = compile_ir(model)
+    counts = layer_precisions(compile_ir(model))
     model.set_rt_info(
-        json.dumps(
-            dict(cpu=cpu_description(), layers=layer_precisions(compiled))),
+        json.dumps(dict(cpu=cpu_description(), layers=counts)),
         [RT_INFO_KEY, 'ran'])
     save_ir(model, args.out)
     kept = ['the stem'] * stem + args.keep_fp32
@@ -263,7 +262,7 @@ def export_openvino(args: argparse.Namespace) -> None:
           f'{args.onnx}' + (f', calibrated on {len(images)} training images '
                             f'(seed {args.seed}); kept in fp32: '
                             f'{", ".join(kept) or "nothing"}' if int8 else ''))
-    print(f'{precision_report(model, compiled)}; recorded in the IR')
+    print(f'{precision_report(model, counts)}; recorded in the IR')
     if int8:
         print(
             approximate_agreement(args.out, args.onnx, images[:8],

@@ -89,9 +89,8 @@ class OpenVinoDetector(ExportedDetector):
                          mask_head, rcnn_test_cfg, data_preprocessor)
         self.compiled = compile_ir(model, compile_options)
         self.request = self.compiled.create_infer_request()
-        print_log(
-            f'{file}: {precision_report(model, self.compiled)}',
-            logger='current')
+        report = precision_report(model, layer_precisions(self.compiled))
+        print_log(f'{file}: {report}', logger='current')
 
     def run(self, image: np.ndarray) -> Sequence[np.ndarray]:
         results = self.request.infer({'image': image})
@@ -144,16 +143,19 @@ def describe_precisions(counts: Dict[str, int]) -> str:
                      [f'{m} in {precision}' for precision, m in rest])
 
 
-def precision_report(model, compiled) -> str:
-    """One line: the precision ``model`` records, and what OpenVINO runs
-    it in on this CPU (``compiled``); where the CPU lacks what that
-    precision needs to pay (``cpu.lacks``), that too."""
+def lacks_clause(precision: str) -> str:
+    """'; this CPU has no ...' where it lacks what ``precision`` needs to
+    run faster than fp32 (``cpu.lacks``), else ''."""
+    missing = lacks(precision)
+    return (f'; this CPU has no {missing}, which {precision} needs to run '
+            f'faster than fp32 (docs/deploy.md)' if missing else '')
+
+
+def precision_report(model, counts: Dict[str, int]) -> str:
+    """One line: the precision ``model`` records, how many layers OpenVINO
+    runs in which precision on this CPU (``layer_precisions``), and what
+    the CPU lacks for the recorded one to pay."""
     recorded = ir_metadata(model).get('precision', 'fp32')
-    line = (f'OpenVINO runs this {recorded} IR with '
-            f'{describe_precisions(layer_precisions(compiled))} here '
-            f'({cpu_description()})')
-    missing = lacks(recorded)
-    if missing:
-        line += (f'; this CPU has no {missing}, which {recorded} needs to '
-                 f'run faster than fp32 (docs/deploy.md)')
-    return line
+    return (f'OpenVINO runs this {recorded} IR with '
+            f'{describe_precisions(counts)} here ({cpu_description()})'
+            f'{lacks_clause(recorded)}')

@@ -146,7 +146,7 @@ def test_bf16_ir_says_what_openvino_runs_it_in(mask_demo_export, tmp_path,
     counts = ov_detector.layer_precisions(compiled)
     assert json.loads(ir_metadata(model)['ran']) == dict(
         cpu=cpu_description(), layers=counts)
-    report = ov_detector.precision_report(model, compiled)
+    report = ov_detector.precision_report(model, counts)
     assert f'{report}; recorded in the IR' in out
     # Where the CPU lacks what bf16 needs, the line says so (cpu.lacks).
     assert report.startswith(
@@ -154,9 +154,9 @@ def test_bf16_ir_says_what_openvino_runs_it_in(mask_demo_export, tmp_path,
         f'{ov_detector.describe_precisions(counts)} here (')
     monkeypatch.setattr(ov_detector, 'lacks', lambda p: None)
     assert ov_detector.precision_report(
-        model, compiled).endswith(f'({cpu_description()})')
+        model, counts).endswith(f'({cpu_description()})')
     monkeypatch.setattr(ov_detector, 'lacks', lambda p: 'AMX or AVX-512 BF16')
-    assert ov_detector.precision_report(model, compiled).endswith(
+    assert ov_detector.precision_report(model, counts).endswith(
         '; this CPU has no AMX or AVX-512 BF16, which bf16 needs to run '
         'faster than fp32 (docs/deploy.md)')
     # Marked fp32, it is compiled asking for fp32, which every CPU runs.

@@ -5,7 +5,8 @@ from typing import List
 
 import torch
 
-from ...cpu import cpu_description, lacks
+from ...cpu import cpu_description
+from ...models.openvino_detector import lacks_clause
 from ..time_breakdown import TIME_PARTS
 from .timing import PEAK_PREFIX
 
@@ -64,11 +65,9 @@ def print_precisions(rows: List[dict]) -> None:
             continue
         ran = ', '.join(f'{label} with {layers}'
                         for label, layers in row['precisions'].items())
-        precision = row['setting'].rpartition('-')[2]
-        missing = lacks(precision)
-        print(f'{row["part"]} {row["setting"]}: OpenVINO ran {ran}' +
-              (f'; this CPU has no {missing}, which {precision} needs to '
-               f'run faster than fp32' if missing else ''))
+        precision = row['setting'].rpartition('-')[2]  # openvino-int8
+        print(f'{row["part"]} {row["setting"]}: OpenVINO ran {ran}'
+              f'{lacks_clause(precision)}')
 
 
 def print_breakdown(rows: List[dict]) -> None:
