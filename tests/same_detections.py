@@ -3,7 +3,7 @@ another runtime or CPU may rank near-tied scores the other way."""
 import torch
 from mmengine.structures import InstanceData
 
-from mmdet_fasternet.apis.numerics import pair_detections
+from mmdet_fasternet.deploy.numerics import pair_detections
 
 # Pasted masks of a paired detection may differ in this share of the
 # pixels of its box, where a probability near 0.5 rounds the other way

@@ -33,8 +33,8 @@ from tool_runner import (MASK_DEMO, MMDET_TOOLS, TOOLS, call, describe,
 import mmdet_fasternet.engine.hooks.checkpoint_fit_hook as fit_hook
 from mmdet_fasternet import FasterNet, upstream_warnings
 from mmdet_fasternet.apis.convert import convert
+from mmdet_fasternet.apis.export_tools import export_onnx_from_args
 from mmdet_fasternet.apis.inference import demo
-from mmdet_fasternet.apis.onnx_export import export
 from mmdet_fasternet.apis.runner import evaluate, train
 from mmdet_fasternet.errors import CheckpointError
 from mmdet_fasternet.safe_loading import read_checkpoint
@@ -158,7 +158,11 @@ def tool_demo(path, tmp, data, image):
 
 def tool_export(path, tmp, data, image):
     return one_line(
-        export, MASK_DEMO, weights=path, out=tmp / 'neck.onnx', shape=[64, 64])
+        export_onnx_from_args,
+        MASK_DEMO,
+        weights=path,
+        out=tmp / 'neck.onnx',
+        shape=[64, 64])
 
 
 def tool_convert(path, tmp, data, image):

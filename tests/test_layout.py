@@ -1,9 +1,10 @@
 """The package's one rule of dependency direction, and no import cycles.
 
 ``models/``, ``datasets/`` and the small cross-cutting modules import
-nothing from the run-time layers (``engine/``, ``apis/``); ``engine/``
-nothing from ``apis/``; ``patches/`` no layer at all; and no module
-imports one that imports it back.
+nothing from the run-time layers (``engine/``, ``deploy/``, ``apis/``);
+``engine/`` nothing from ``deploy/`` or ``apis/``; ``deploy/`` nothing
+from ``apis/``; ``patches/`` no layer at all; and no module imports one
+that imports it back.
 Tools and tests import the package, never a script.
 """
 import ast
@@ -13,7 +14,7 @@ from typing import Dict, List, Set
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / 'mmdet_fasternet'
 # A layer may import the layers after it, never those before it.
-LAYERS = ['apis', 'engine', 'models', 'datasets']
+LAYERS = ['apis', 'deploy', 'engine', 'models', 'datasets']
 
 
 def module_name(path: Path) -> str:
@@ -58,6 +59,7 @@ def test_lower_layers_never_import_higher_ones():
     # sit below the run-time layers too.
     wrong += [(m, i) for m, imports in import_graph().items() for i in imports
               if not layer(m) and m != PACKAGE.name and layer(i) in ('apis',
+                                                                     'deploy',
                                                                      'engine')]
     assert not wrong, wrong
 

@@ -27,17 +27,18 @@ from mmdet_fasternet.apis.convert import convert, convert_parser
 from mmdet_fasternet.apis.curves import curves_parser, plot_curves
 from mmdet_fasternet.apis.dataset_config import (dataset_config_parser,
                                                  write_dataset_config)
+from mmdet_fasternet.apis.export_tools import (export_onnx_from_args,
+                                               export_onnx_parser,
+                                               export_openvino_from_args,
+                                               export_openvino_parser)
 from mmdet_fasternet.apis.flops import flops_parser, get_flops
 from mmdet_fasternet.apis.inference import demo, demo_parser
-from mmdet_fasternet.apis.onnx_export import export, export_parser
-from mmdet_fasternet.apis.openvino_export import (export_openvino,
-                                                  export_openvino_parser)
 from mmdet_fasternet.apis.runner import (evaluate, evaluate_parser, train,
                                          train_parser)
 from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
+from mmdet_fasternet.deploy.exported_detector import use_exported_file
 from mmdet_fasternet.models.build import build_detector
-from mmdet_fasternet.models.exported_detector import use_exported_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'
@@ -244,8 +245,8 @@ PARSERS = {
     convert: convert_parser,
     demo: demo_parser,
     evaluate: evaluate_parser,
-    export: export_parser,
-    export_openvino: export_openvino_parser,
+    export_onnx_from_args: export_onnx_parser,
+    export_openvino_from_args: export_openvino_parser,
     get_flops: flops_parser,
     plot_curves: curves_parser,
     train: train_parser,
@@ -333,8 +334,8 @@ def many_detections(config: Path) -> torch.nn.Module:
 def exported_detector(path: Path, config: Path, **options) -> torch.nn.Module:
     """What tools/test.py puts in ``config``'s place for the exported
     ``path`` (``use_exported_file``), for the shapes' classes, which the
-    tests' files record; ``options``: the runtime's (``session_options``,
-    ``compile_options``)."""
+    tests' files record; ``options``: how to open it (threads, options:
+    ``ExportedDetector``)."""
     cfg = load_model_config(str(config))
     use_exported_file(cfg, str(path))
     cfg.model.update(classes=list(SHAPE_CLASSES), **options)

@@ -27,10 +27,9 @@ import mmdet_fasternet.apis.cli  # noqa: F401
 import mmdet_fasternet.apis.convert  # noqa: F401
 import mmdet_fasternet.apis.curves  # noqa: F401
 import mmdet_fasternet.apis.dataset_config  # noqa: F401
+import mmdet_fasternet.apis.export_tools  # noqa: F401
 import mmdet_fasternet.apis.flops  # noqa: F401
 import mmdet_fasternet.apis.inference  # noqa: F401
-import mmdet_fasternet.apis.onnx_export  # noqa: F401
-import mmdet_fasternet.apis.openvino_export  # noqa: F401
 import mmdet_fasternet.apis.runner  # noqa: F401
 
 

@@ -7,10 +7,12 @@ Examples:
     python tools/export_onnx.py configs/mask_rcnn_fasternet_s.py \\
         --weights CKPT --part neck --out fasternet_s_fpn.onnx
 
-What each --part holds: see mmdet_fasternet/apis/onnx_export.py.
+What each --part holds: see mmdet_fasternet/deploy/onnx_export.py; the same
+from Python: mmdet_fasternet.deploy.export.
 """
 from mmdet_fasternet.apis.cli import run_cli
-from mmdet_fasternet.apis.onnx_export import export, export_parser
+from mmdet_fasternet.apis.export_tools import (export_onnx_from_args,
+                                               export_onnx_parser)
 
 if __name__ == '__main__':
-    raise SystemExit(run_cli(export, export_parser()))
+    raise SystemExit(run_cli(export_onnx_from_args, export_onnx_parser()))

@@ -12,8 +12,9 @@ Examples:
 Needs the openvino extra: pip install 'mmdet-fasternet[openvino]'.
 """
 from mmdet_fasternet.apis.cli import run_cli
-from mmdet_fasternet.apis.openvino_export import (export_openvino,
-                                                  export_openvino_parser)
+from mmdet_fasternet.apis.export_tools import (export_openvino_from_args,
+                                               export_openvino_parser)
 
 if __name__ == '__main__':
-    raise SystemExit(run_cli(export_openvino, export_openvino_parser()))
+    raise SystemExit(
+        run_cli(export_openvino_from_args, export_openvino_parser()))

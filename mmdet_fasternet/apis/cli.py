@@ -12,7 +12,7 @@ from ..errors import ToolError, UserError
 from ..patches.mmengine import ConfigOptionsAction
 
 
-def run_cli(run: Callable[[argparse.Namespace], None],
+def run_cli(run: Callable[[argparse.Namespace], object],
             parser: argparse.ArgumentParser,
             argv: Optional[Sequence[str]] = None) -> int:
     """A tool's main: ``argv`` (default: the process's command line) read by

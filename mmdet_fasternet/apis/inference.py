@@ -19,9 +19,10 @@ from mmengine.config import Config
 from torch import nn
 
 from ..config_files import find_config
+from ..deploy.exported_detector import use_exported_file
+from ..deploy.runtimes import is_exported_file
 from ..errors import ToolError, require_file
 from ..models.checkpoint_fit import load_state_strictly
-from ..models.exported_detector import is_exported_file, use_exported_file
 from ..patches.mmdet import SafeDetInferencer
 from ..safe_loading import check_checkpoint_file, read_checkpoint
 from .cli import check_device

@@ -22,10 +22,11 @@ from mmengine.runner import Runner
 from ..checkpoint_files import is_safetensors_file, latest_complete_checkpoint
 from ..config_files import find_config
 from ..datasets.data_checks import check_dataset_paths, explain_data_error
+from ..deploy.exported_detector import use_exported_file
+from ..deploy.runtimes import is_exported_file
 from ..engine.distributed import start_cpu_process_group
 from ..errors import ToolError, UserError, refuse_overwrite
 from ..models.checkpoint_fit import not_resumable
-from ..models.exported_detector import is_exported_file, use_exported_file
 from ..safe_loading import check_checkpoint_file
 from .cli import add_common_arguments
 

@@ -20,7 +20,7 @@ from mmengine.model import BaseModule
 
 from ..errors import CheckpointError, ConfigError, UnknownArgumentError
 from ..patches.torch_numpy import batch_norm_base
-from .deploy import FusedBlock, FusedStage, check_foldable, fold_bn
+from .bn_folding import FusedBlock, FusedStage, check_foldable, fold_bn
 from .pretrained import load_pretrained
 from .variants import NUM_STAGES, is_int, resolve_arch
 

@@ -1,15 +1,14 @@
 """mmengine: its checkpoint loaders replaced by the weights-only gate, what
-its checkpoints pickle allow-listed, ``--cfg-options`` parsing, and what
-its data preprocessor does to an image."""
+its checkpoints pickle allow-listed, ``--cfg-options`` parsing, and two
+switches of its data preprocessor."""
 import pickle
-from typing import Any, Dict
+from typing import Any, Tuple
 
 import mmengine.runner.checkpoint as mmengine_checkpoint
 import torch
 from mmengine.config import DictAction
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
-from torch import nn
 
 from ..safe_loading import (load_from_http_weights_only,
                             load_from_local_weights_only)
@@ -81,14 +80,7 @@ class ConfigOptionsAction(DictAction):
         return DictAction._parse_int_float_bool(text)
 
 
-def image_preprocessing(preprocessor: nn.Module) -> Dict[str, Any]:
-    """What mmdet's DetDataPreprocessor does to one test image, for a
-    graph that does it itself: ``mean``/``std`` (None if it does not
-    normalise), ``swap_channels``, ``pad_size_divisor`` and ``pad_value``."""
-    normalises = preprocessor._enable_normalize
-    return dict(
-        mean=preprocessor.mean.clone() if normalises else None,
-        std=preprocessor.std.clone() if normalises else None,
-        swap_channels=preprocessor._channel_conversion,
-        pad_size_divisor=preprocessor.pad_size_divisor,
-        pad_value=preprocessor.pad_value)
+def preprocessor_switches(preprocessor: Any) -> Tuple[bool, bool]:
+    """Whether mmengine's ImgDataPreprocessor normalises and whether it
+    swaps BGR and RGB: set in its ``__init__``, kept private."""
+    return preprocessor._enable_normalize, preprocessor._channel_conversion

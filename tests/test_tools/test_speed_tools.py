@@ -17,16 +17,17 @@ from torch._inductor import config as inductor_config
 
 from mmdet_fasternet import cpu
 from mmdet_fasternet.apis.benchmark import benchmark, training_peak_memory
+from mmdet_fasternet.apis.export_tools import export_onnx_from_args
 from mmdet_fasternet.apis.flops import complexity
-from mmdet_fasternet.apis.numerics import (detection_error, max_relative_error,
-                                           pair_detections)
-from mmdet_fasternet.apis.onnx_export import check_dynamic_input
-from mmdet_fasternet.apis.onnx_export import export as export_onnx
-from mmdet_fasternet.apis.time_breakdown import TIME_PARTS, with_rest
 from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.deploy.numerics import (detection_error,
+                                             max_relative_error,
+                                             pair_detections)
+from mmdet_fasternet.deploy.onnx_export import check_dynamic_input
+from mmdet_fasternet.deploy.time_breakdown import TIME_PARTS, with_rest
 from mmdet_fasternet.errors import ToolError
+from mmdet_fasternet.models.bn_folding import deploy_model
 from mmdet_fasternet.models.build import build_detector
-from mmdet_fasternet.models.deploy import deploy_model
 from mmdet_fasternet.patches.torch_numpy import cxx_compiler_problem
 
 
@@ -341,7 +342,8 @@ def test_benchmark_bad_options(capsys, options, message):
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize('part', ['backbone'])  # detector: test_onnx_detector
+# The detector: test_deploy/test_onnx.py.
+@pytest.mark.parametrize('part', ['backbone'])
 @pytest.mark.e2e
 def test_onnx_export_is_exact_dynamic_and_small(tmp_path, part):
     out = tmp_path / f'retina {part}.onnx'  # a space in the path
@@ -401,7 +403,7 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
     truncated = tmp_path / 'cut.pth'
     truncated.write_bytes(ckpt.read_bytes()[:5000])
     line = one_line(
-        export_onnx,
+        export_onnx_from_args,
         config,
         weights=truncated,
         out=tmp_path / 'a.onnx',
@@ -412,7 +414,11 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
     cfg = Config.fromfile(str(CONFIGS / 'mask_rcnn_fasternet_t0.py'))
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, other)
     line = one_line(
-        export_onnx, config, weights=other, out=tmp_path / 'b.onnx', **options)
+        export_onnx_from_args,
+        config,
+        weights=other,
+        out=tmp_path / 'b.onnx',
+        **options)
     assert 'do not fit this config' in line
     assert not (tmp_path / 'a.onnx').exists()
     assert not (tmp_path / 'b.onnx').exists()
@@ -447,7 +453,7 @@ def test_onnx_export_refuses_a_graph_fixed_to_the_traced_size(
 def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
     out = tmp_path / 'x.onnx'
     options = dict(part='detector', out=out)
-    line = one_line(export_onnx, 'mmdet::htc/htc_r50_fpn_1x_coco.py',
+    line = one_line(export_onnx_from_args, 'mmdet::htc/htc_r50_fpn_1x_coco.py',
                     **options)
     assert line == (
         'error: ONNX export: HybridTaskCascade with a '
@@ -456,8 +462,8 @@ def test_onnx_export_refuses_an_unsupported_detector_and_overwrite(tmp_path):
         'classifier) and Faster/Mask R-CNN and Cascade (Mask) R-CNN (RPN and '
         'standard RoI heads).')
     out.write_text('keep me')
-    line = one_line(export_onnx, CONFIGS / 'mask_rcnn_fasternet_t0.py',
-                    **options)
+    line = one_line(export_onnx_from_args,
+                    CONFIGS / 'mask_rcnn_fasternet_t0.py', **options)
     assert 'already exists' in line and out.read_text() == 'keep me'
 
 

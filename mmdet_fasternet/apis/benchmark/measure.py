@@ -7,9 +7,9 @@ from typing import Dict, List, Sequence
 import torch
 from mmengine.utils import ProgressBar
 
+from ...deploy.numerics import max_relative_error
 from ...models import ARCH_SETTINGS
 from ..flops import complexity
-from ..numerics import max_relative_error
 from .inputs import image_batch
 from .runtimes import runner
 from .settings import SETTINGS, Case, pair_of_models

@@ -6,8 +6,8 @@ from typing import List
 import torch
 
 from ...cpu import cpu_description
-from ...models.openvino_detector import lacks_clause
-from ..time_breakdown import TIME_PARTS
+from ...deploy.precisions import lacks_clause
+from ...deploy.time_breakdown import TIME_PARTS
 from .timing import PEAK_PREFIX
 
 

@@ -1,8 +1,8 @@
 """How a setting's models run, one entry per runtime.
 
-A runtime turns one model of one row (a ``Case``) into a ``Runner``; a new
-runtime is a module with its runner and one entry in ``RUNTIMES``, named by
-the ``Setting``s that use it.
+A runtime turns one model of one row (a ``Case``) into a ``Runner``:
+PyTorch, or an exported file's runtime (``deploy.runtimes``), one entry in
+``RUNTIMES`` each, named by the ``Setting``s that use it.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Optional, Protocol, Sequence
@@ -10,9 +10,7 @@ from typing import Callable, Dict, Iterable, Optional, Protocol, Sequence
 import torch
 
 from ...patches.torch_numpy import cxx_compiler_problem
-from .onnxruntime_runtime import OnnxRunner, check_onnxruntime
-from .openvino_runtime import (Bf16OpenVinoRunner, Int8OpenVinoRunner,
-                               OpenVinoRunner, check_openvino)
+from .exported_runtime import exported_check, exported_runner
 from .settings import SETTINGS, Case
 from .torch_runtime import TorchRunner
 
@@ -49,11 +47,16 @@ class Runtime:
 
 
 RUNTIMES: Dict[str, Runtime] = {
-    'torch': Runtime(TorchRunner),
-    'onnxruntime': Runtime(OnnxRunner, check_onnxruntime),
-    'openvino': Runtime(OpenVinoRunner, check_openvino),
-    'openvino-bf16': Runtime(Bf16OpenVinoRunner, check_openvino),
-    'openvino-int8': Runtime(Int8OpenVinoRunner, check_openvino),
+    'torch':
+    Runtime(TorchRunner),
+    'onnxruntime':
+    Runtime(exported_runner('onnx'), exported_check('onnx')),
+    'openvino':
+    Runtime(exported_runner('openvino'), exported_check('openvino')),
+    'openvino-bf16':
+    Runtime(exported_runner('openvino', 'bf16'), exported_check('openvino')),
+    'openvino-int8':
+    Runtime(exported_runner('openvino', 'int8'), exported_check('openvino')),
 }
 
 

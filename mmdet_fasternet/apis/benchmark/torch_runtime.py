@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 
-from ...models.deploy import deploy_model
-from ..time_breakdown import torch_breakdown
+from ...deploy.time_breakdown import torch_breakdown
+from ...models.bn_folding import deploy_model
 from .inputs import image_sample
 from .settings import Case, Setting
 from .timing import sync

@@ -2,7 +2,7 @@
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 
-from ...models.deploy import deploy_model
+from ...models.bn_folding import deploy_model
 
 
 @HOOKS.register_module()

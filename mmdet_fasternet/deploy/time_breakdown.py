@@ -1,28 +1,26 @@
 """Where a detector's time goes: backbone, neck, heads, post-processing.
 
-In PyTorch, forward hooks time the modules of each part; in onnxruntime
-and OpenVINO, their profilers time every node, and the exporter's record
-of the module each node came from (``pkg.torch.onnx.name_scopes``) names
-the part. The heads include the RoI feature extraction (RoIAlign);
-post-processing is the rest of the measured time: decoding, NMS, top-k,
-pasting masks, and the framework's own overhead.
+In PyTorch, forward hooks time the modules of each part; in an exported
+file's runtime, its profiler times every node (``Session.node_times``),
+and the exporter's record of the module each node came from
+(``pkg.torch.onnx.name_scopes``), matched against the module paths the
+file records (``file_metadata.recorded_names``), names the part. The heads
+include the RoI feature extraction (RoIAlign); post-processing is the rest
+of the measured time: decoding, NMS, top-k, pasting masks, and the
+framework's own overhead.
 """
 import ast
-import json
-import re
 import time
 from statistics import mean
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 from torch import nn
 
-from ..models.detector_graph import stages
+from .file_metadata import onnx_metadata, recorded_names
+from .graph import NAMED_PARTS, stages
+from .runtimes import Session
 
 TIME_PARTS = ('backbone', 'neck', 'heads', 'post-processing')
-# What onnxruntime's optimiser adds to the name of a node it fuses or
-# re-lays out.
-FUSED_PREFIX = re.compile(r'^fused ')
-LAYOUT_SUFFIX = re.compile(r'_nchwc$')
 
 
 def part_modules(detector: nn.Module) -> Dict[str, List[nn.Module]]:
@@ -103,17 +101,19 @@ def torch_breakdown(detector: nn.Module, step: Callable[[], None], runs: int,
 
 def onnx_node_parts(onnx_file: str) -> Dict[str, str]:
     """Each node's part, by its name and by the name of the FX node it came
-    from (which onnxruntime's fused nodes inherit)."""
+    from (which a runtime's fused nodes inherit)."""
     import onnx
     model = onnx.load(onnx_file, load_external_data=False)
+    names = recorded_names(onnx_metadata(onnx_file))
+    scopes_of = {p: names[p] for p in NAMED_PARTS if p in names}
     parts = {}
     for node in model.graph.node:
         meta = {p.key: p.value for p in node.metadata_props}
         scopes = ast.literal_eval(meta.get('pkg.torch.onnx.name_scopes', '[]'))
         module = scopes[-2] if len(scopes) > 1 else ''
-        part = next(
-            (p for p in ('backbone', 'neck') if f'.detector.{p}' in module),
-            None)
+        part = next((p for p, scope in scopes_of.items()
+                     if module == scope or module.startswith(scope + '.')),
+                    None)
         if part is None:
             part = 'heads' if ('head' in module or node.op_type
                                == 'RoiAlign') else 'post-processing'
@@ -123,70 +123,31 @@ def onnx_node_parts(onnx_file: str) -> Dict[str, str]:
     return parts
 
 
-def profiled_parts(profile_file: str, node_parts: Dict[str, str],
-                   runs: int) -> Dict[str, float]:
-    """Mean ms per part of the node times of the last ``runs`` runs in an
-    onnxruntime profile; nodes onnxruntime made itself (layout reorders)
-    count as post-processing."""
-    spent = {part: 0.0 for part in TIME_PARTS}
-    with open(profile_file) as f:
-        events = json.load(f)
-    starts = sorted(e['ts'] for e in events
-                    if e.get('cat') == 'Session' and e['name'] == 'model_run')
-    if len(starts) < runs:
-        raise RuntimeError(f'{profile_file}: {len(starts)} runs recorded, '
-                           f'{runs} expected')
-    first = starts[-runs]
-    for event in events:
-        name = event.get('name', '')
-        if (event.get('cat') != 'Node' or event['ts'] < first
-                or not name.endswith('_kernel_time')):
-            continue
-        node = LAYOUT_SUFFIX.sub(
-            '',
-            FUSED_PREFIX.sub('', name[:-len('_kernel_time')]).split('/')[0])
-        part = node_parts.get(node) or node_parts.get('node_' + node)
-        spent[part or 'post-processing'] += event['dur'] / 1e3
-    return {k: v / runs for k, v in spent.items()}
-
-
-def onnx_breakdown(onnx_file: str, step: Callable[[], None], session,
-                   runs: int) -> Dict[str, float]:
+def exported_breakdown(onnx_file: str, step: Callable[[], None],
+                       session: Session, runs: int) -> Dict[str, float]:
     """Mean ms per part over ``runs`` calls of ``step``, which runs
-    ``session``, a session created with profiling on; one warm-up call
-    first, which the breakdown leaves out."""
-    step()
-    totals = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        step()
-        totals.append(time.perf_counter() - start)
-    parts = profiled_parts(session.end_profiling(), onnx_node_parts(onnx_file),
-                           runs)
-    return with_rest(parts, 1e3 * mean(totals))
-
-
-def openvino_breakdown(onnx_file: str, step: Callable[[], None], request,
-                       runs: int) -> Dict[str, float]:
-    """Mean ms per part over ``runs`` calls of ``step``, which runs the
-    OpenVINO ``request`` of a model converted from ``onnx_file`` and
-    compiled with PERF_COUNT; one warm-up call first. OpenVINO names a
-    node it made of ONNX nodes after one of them (``name/suffix`` for
-    what it split off); nodes it added count as post-processing."""
+    ``session`` (opened with ``profile``) on ``onnx_file`` or a file made
+    from it; one warm-up call first, which the breakdown leaves out. Nodes
+    a runtime added itself (layout reorders) count as post-processing."""
     node_parts = onnx_node_parts(onnx_file)
     step()
-    spent = {part: 0.0 for part in TIME_PARTS}
     totals = []
     for _ in range(runs):
         start = time.perf_counter()
         step()
         totals.append(time.perf_counter() - start)
-        for info in request.get_profiling_info():
-            part = node_parts.get(info.node_name) or node_parts.get(
-                info.node_name.split('/')[0])
-            spent[part or 'post-processing'] += (
-                info.real_time.total_seconds() * 1e3)
-    return with_rest({
-        k: v / runs
-        for k, v in spent.items()
-    }, 1e3 * mean(totals))
+    return with_rest(
+        node_times_by_part(session.node_times(runs), node_parts),
+        1e3 * mean(totals))
+
+
+def node_times_by_part(times: Dict[Tuple[str, ...], float],
+                       node_parts: Dict[str, str]) -> Dict[str, float]:
+    """``times`` (``Session.node_times``) summed by part, each node by the
+    first of its names that ``node_parts`` knows."""
+    spent = {part: 0.0 for part in TIME_PARTS}
+    for names, ms in times.items():
+        part = next((node_parts[n] for n in names if n in node_parts),
+                    'post-processing')
+        spent[part] += ms
+    return spent

@@ -1,21 +1,22 @@
-"""tools/export_onnx.py: a FasterNet model to ONNX, dynamic height and width.
+"""A FasterNet model to ONNX, dynamic height and width (tools/export_onnx.py,
+``export_onnx``).
 
 Parts: ``backbone`` (one output per stage), ``neck`` (backbone + FPN) and
 ``detector``: the whole detector, RetinaNet or Mask/Faster R-CNN, from the
 resized image to boxes, scores, labels and mask probabilities, NMS and
-RoIAlign included (``models/detector_graph.py``), with the class names and
-the preprocessing in the file's metadata. The exporter is torch's dynamo
-exporter (``torch.onnx.export(dynamo=True)``, the default since torch 2.9):
-its custom translation table turns our two custom ops into ONNX's
-standard NonMaxSuppression and RoiAlign (opset 18,
-``models/detector_graph_onnx.py``), which the TorchScript exporter,
-deprecated there, could only do through its internals. The exported
-model is checked against PyTorch with onnxruntime at two input sizes.
+RoIAlign included (``graph.py``), with the class names, the preprocessing
+and the names of its pieces in the file's metadata. The exporter is
+torch's dynamo exporter (``torch.onnx.export(dynamo=True)``, the default
+since torch 2.9): its custom translation table turns our two custom ops
+into ONNX's standard NonMaxSuppression and RoiAlign (opset 18,
+``graph_onnx.py``), which the TorchScript exporter, deprecated there,
+could only do through its internals. The exported model is checked against
+PyTorch with onnxruntime at two input sizes.
 """
-import argparse
 import json
 import os.path as osp
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -24,23 +25,25 @@ from ..atomic_files import atomic_write
 from ..config_files import load_model_config
 from ..errors import ToolError, refuse_overwrite
 from ..metainfo import config_metainfo
+from ..models.bn_folding import deploy_model
 from ..models.build import build_detector
 from ..models.checkpoint_fit import load_state_strictly
-from ..models.deploy import deploy_model
-from ..models.detector_graph import DetectorGraph
-from ..models.detector_graph_onnx import ONNX_TRANSLATIONS
 from ..safe_loading import check_checkpoint_file, read_checkpoint
-from .cli import add_shape_argument, check_shape
-from .detector_check import (Agreement, compare_detections, onnxruntime_runs,
-                             torch_runs)
+from .checks import (DEFAULT_SHAPE, RTOL, Agreement, check_inputs,
+                     check_shapes, compare_detections, exported_runs,
+                     torch_runs)
+from .graph import DetectorGraph
+from .graph_onnx import ONNX_TRANSLATIONS
 from .numerics import max_relative_error
+from .onnxruntime_runtime import OnnxSession
 
 if TYPE_CHECKING:
     import onnx
 
-PARTS = ('backbone', 'neck', 'detector')
+# What goes into the file: a backbone, backbone and neck, or a whole
+# detector.
+EXPORTED_PARTS = ('backbone', 'neck', 'detector')
 DETECTOR_OUTPUTS = ['boxes', 'scores', 'labels', 'masks']
-RTOL = 1e-4
 MIN_SIZE, MAX_SIZE = 64, 8192
 
 
@@ -82,40 +85,28 @@ class ExportedPart(nn.Module):
         return DETECTOR_OUTPUTS[:num_outputs]
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """Every argument, before anything is built."""
-    if not args.out.endswith('.onnx'):
-        raise ToolError(f'--out must end with .onnx, got {args.out!r}.')
-    refuse_overwrite(args.out, '--out', args.force)
-    if args.weights:
-        check_checkpoint_file(args.weights, '--weights')
-    check_shape(args.shape, MIN_SIZE)
+def check_trace_shape(shape: Sequence[int]) -> None:
+    """A traceable (height, width)."""
+    if len(shape) != 2 or min(shape) < MIN_SIZE or max(shape) > MAX_SIZE:
+        raise ToolError(f'shape must be two sizes (height, width) from '
+                        f'{MIN_SIZE} to {MAX_SIZE}, got {list(shape)}.')
 
 
-def build_part(args: argparse.Namespace) -> ExportedPart:
-    """The ``--part`` of the config's detector with ``--weights`` loaded,
-    in deploy mode unless ``--no-deploy``."""
-    cfg = load_model_config(args.config)
+def build_part(config: str, weights: Optional[str], part: str,
+               deploy: bool) -> ExportedPart:
+    """The ``part`` of the config's detector with ``weights`` loaded, in
+    deploy mode (BN folded) with ``deploy``."""
+    cfg = load_model_config(config)
     detector = build_detector(cfg)
     detector.dataset_meta = config_metainfo(cfg)
-    if args.weights:
-        load_state_strictly(detector, read_checkpoint(args.weights),
-                            args.weights)
+    if weights:
+        load_state_strictly(detector, read_checkpoint(weights), weights)
     else:
-        print('warning: no --weights given; exporting untrained weights')
+        print('warning: no weights given; exporting untrained weights')
     detector.eval()
-    if not args.no_deploy:
+    if deploy:
         deploy_model(detector)
-    return ExportedPart(detector, args.part).eval()
-
-
-def example_input(part: ExportedPart, shape: Tuple[int, int],
-                  seed: int) -> torch.Tensor:
-    """Pixels (0 to 255) for a whole detector, else normalised values."""
-    generator = torch.Generator().manual_seed(seed)
-    if part.detector_graph is not None:
-        return torch.rand(1, 3, *shape, generator=generator) * 255
-    return torch.randn(1, 3, *shape, generator=generator)
+    return ExportedPart(detector, part).eval()
 
 
 def detector_metadata(part: ExportedPart) -> Dict[str, str]:
@@ -127,6 +118,7 @@ def detector_metadata(part: ExportedPart) -> Dict[str, str]:
         input='image: float32 (1, 3, H, W), the BGR pixels (0-255) of the '
         'image resized as the config\'s test pipeline resizes it; the graph '
         'normalises and pads it',
+        names=json.dumps(part.detector_graph.names_in(part)),
         outputs=', '.join(
             part.output_names(4 if part.detector_graph.with_mask else 3)) +
         ': boxes in the input image\'s pixels (x1, y1, x2, y2), masks as '
@@ -141,7 +133,8 @@ def detector_metadata(part: ExportedPart) -> Dict[str, str]:
 
 def write_onnx(part: ExportedPart, shape: Tuple[int, int], out: str) -> None:
     """Write ``out`` atomically: a failed export leaves no partial file."""
-    x = example_input(part, shape, seed=1)
+    x = torch.from_numpy(
+        check_inputs([shape], part.detector_graph is not None, seed=1)[0])
     with torch.no_grad():
         num_outputs = len(part(x))
     dims = ({
@@ -184,20 +177,18 @@ def check_dynamic_input(model: 'onnx.ModelProto', shape: Tuple[int, int],
 def verify(part: ExportedPart, out: str,
            shapes: List[Tuple[int, int]]) -> List[Agreement]:
     """onnxruntime against PyTorch, per input size."""
-    inputs = [example_input(part, shape, seed=0).numpy() for shape in shapes]
+    inputs = check_inputs(shapes, part.detector_graph is not None)
     if part.detector_graph is not None:
         return compare_detections(
-            onnxruntime_runs(out), torch_runs(part.detector_graph), inputs,
+            exported_runs(out, out), torch_runs(part.detector_graph), inputs,
             float(part.detector_graph.score_threshold),
             'onnxruntime vs PyTorch')
-    import onnxruntime
-    session = onnxruntime.InferenceSession(
-        out, providers=['CPUExecutionProvider'])
+    session = OnnxSession(out, 'cpu')
     found = []
     for x in inputs:
         with torch.no_grad():
             expected = [t.numpy() for t in part(torch.from_numpy(x))]
-        got = session.run(None, {'image': x})
+        got = session.run(x)
         if [g.shape for g in got] != [e.shape for e in expected]:
             raise ToolError(f'{out}: output shapes at input {x.shape[2:]} '
                             f'differ from PyTorch: {[g.shape for g in got]} '
@@ -206,45 +197,44 @@ def verify(part: ExportedPart, out: str,
     return found
 
 
-def export(args: argparse.Namespace) -> None:
-    """tools/export_onnx.py: write ``args.out`` and check it against
-    PyTorch at the traced size and at another one (dynamic axes)."""
-    check_args(args)
-    part = build_part(args)
-    write_onnx(part, tuple(args.shape), args.out)
-    shapes = [tuple(args.shape), (args.shape[0] + 97, args.shape[1] + 45)]
-    agreements = verify(part, args.out, shapes)
-    size_mib = osp.getsize(args.out) / 2**20
-    weights_mib = part.weight_bytes() / 2**20
-    print(f'wrote {args.out}: {args.part} of {args.config}, '
-          f'{"eval" if args.no_deploy else "deploy"} mode, dynamic height '
-          f'and width; {size_mib:.1f} MiB for {weights_mib:.1f} MiB of '
-          f'weights')
+def export_onnx(config: str,
+                out: str,
+                weights: Optional[str] = None,
+                part: str = 'detector',
+                shape: Sequence[int] = DEFAULT_SHAPE,
+                deploy: bool = True,
+                force: bool = False) -> Path:
+    """Write ``out``: the ``part`` (``EXPORTED_PARTS``) of the config's
+    detector with ``weights`` (None: untrained), traced at ``shape``
+    (height, width), BN folded unless not ``deploy``; then check it against
+    PyTorch at that size and another one (dynamic axes) and print how they
+    agree. An existing ``out`` is kept unless ``force``. Raises
+    ``ToolError`` where onnxruntime differs by more than ``RTOL`` (the
+    file is kept for inspection)."""
+    if not str(out).endswith('.onnx'):
+        raise ToolError(f'out (--out) must end with .onnx, got {out!r}.')
+    if part not in EXPORTED_PARTS:
+        raise ToolError(f'part (--part) must be one of '
+                        f'{", ".join(EXPORTED_PARTS)}, got {part!r}.')
+    out = str(out)
+    refuse_overwrite(out, 'out (--out)', force)
+    if weights:
+        check_checkpoint_file(weights, 'weights (--weights)')
+    check_trace_shape(shape)
+    exported = build_part(config, weights, part, deploy)
+    write_onnx(exported, tuple(shape), out)
+    agreements = verify(exported, out, check_shapes(shape))
+    size_mib = osp.getsize(out) / 2**20
+    weights_mib = exported.weight_bytes() / 2**20
+    print(f'wrote {out}: {part} of {config}, '
+          f'{"deploy" if deploy else "eval"} mode, dynamic height and width; '
+          f'{size_mib:.1f} MiB for {weights_mib:.1f} MiB of weights')
     for agreement in agreements:
         print(agreement)
     worst = max(a.error for a in agreements)
     if worst > RTOL:
         why = (f'by {worst:.1e} (> {RTOL:.0e})' if worst < float('inf') else
                'in more detections than near-tied scores explain')
-        raise ToolError(f'{args.out}: onnxruntime differs from PyTorch '
+        raise ToolError(f'{out}: onnxruntime differs from PyTorch '
                         f'{why}; the file was kept for inspection.')
-
-
-def export_parser() -> argparse.ArgumentParser:
-    """tools/export_onnx.py's command line."""
-    parser = argparse.ArgumentParser(
-        description='Export to ONNX (dynamic height and width) and check '
-        'the file against PyTorch with onnxruntime')
-    parser.add_argument('config', help='detector config file')
-    parser.add_argument('--out', required=True, help='the .onnx file')
-    parser.add_argument(
-        '--weights', help='checkpoint to load (without: untrained weights)')
-    parser.add_argument('--part', default='neck', choices=PARTS)
-    add_shape_argument(parser, (320, 512), 'example input size for tracing')
-    parser.add_argument(
-        '--no-deploy',
-        action='store_true',
-        help='export eval mode instead of deploy mode (BN folded)')
-    parser.add_argument(
-        '--force', action='store_true', help='overwrite --out if it exists')
-    return parser
+    return Path(out)

@@ -1,4 +1,4 @@
-"""The detector graph's two custom ops (``detector_graph.py``) in ONNX:
+"""The detector graph's two custom ops (``graph.py``) in ONNX:
 ``fasternet::batched_nms`` as ``NonMaxSuppression``, ``fasternet::roi_align``
 as ``RoiAlign`` (opset 18), which onnxruntime runs without a plug-in.
 
@@ -7,7 +7,7 @@ imports without it.
 """
 import torch
 
-from . import detector_graph  # noqa: F401  defines torch.ops.fasternet
+from . import graph  # noqa: F401  defines torch.ops.fasternet
 
 
 def onnx_batched_nms(boxes, scores, groups, num_groups: int,
@@ -18,7 +18,7 @@ def onnx_batched_nms(boxes, scores, groups, num_groups: int,
     they are (mmcv moves the groups apart instead, which costs a float's
     precision, and with many candidates runs group by group as well).
     ``score_threshold`` is applied once, before NMS, so that it stays one
-    tensor in the file (``apis/detector_check.py`` lowers it); NMS's own
+    tensor in the file (``checks.py`` lowers it); NMS's own
     threshold only drops the -1 fill (scores are at least 0)."""
     from onnxscript import opset18 as op
     candidates = op.Reshape(

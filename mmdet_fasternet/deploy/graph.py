@@ -5,12 +5,14 @@ multi-level RoIAlign, score filtering) is written here with two custom
 ops, ``fasternet::batched_nms`` and ``fasternet::roi_align``: in PyTorch
 they call mmcv (so the graph is checked against mmdet), exported they
 become ONNX's standard ``NonMaxSuppression`` and ``RoiAlign``
-(``detector_graph_onnx.py``), which onnxruntime runs without a plug-in.
+(``graph_onnx.py``), which onnxruntime runs without a plug-in.
 The image normalisation and padding are inside the graph; resizing to
 the test scale and pasting masks into the original image stay on the
-host (``onnx_detector.py``).
+host (``exported_detector.py``). ``DetectorGraph.names_in`` says where
+its named pieces end up in an exported file, for the tools that read
+them back (the checks, the time breakdown).
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,25 @@ from mmdet.models.task_modules.prior_generators import AnchorGenerator
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..patches.mmengine import image_preprocessing
+from ..patches.mmengine import preprocessor_switches
 from ..patches.torch_numpy import tell_exporter
+
+# The parts of a detector whose module paths an exported file records
+# (``DetectorGraph.names_in``): the time breakdown names nodes by them.
+NAMED_PARTS = ('backbone', 'neck')
+
+
+def image_preprocessing(preprocessor: nn.Module) -> Dict[str, Any]:
+    """What mmdet's DetDataPreprocessor does to one test image, for a
+    graph that does it itself: ``mean``/``std`` (None if it does not
+    normalise), ``swap_channels``, ``pad_size_divisor`` and ``pad_value``."""
+    normalises, swap_channels = preprocessor_switches(preprocessor)
+    return dict(
+        mean=preprocessor.mean.clone() if normalises else None,
+        std=preprocessor.std.clone() if normalises else None,
+        swap_channels=swap_channels,
+        pad_size_divisor=preprocessor.pad_size_divisor,
+        pad_value=preprocessor.pad_value)
 
 
 @torch.library.custom_op('fasternet::batched_nms', mutates_args=())
@@ -149,6 +168,23 @@ class DetectorGraph(nn.Module):
         self.register_buffer('score_threshold',
                              torch.tensor(float(head.test_cfg.score_thr)))
         self.with_mask = self.two_stage and detector.roi_head.with_mask
+
+    def names_in(self, root: nn.Module) -> Dict[str, str]:
+        """The names the graph's pieces get when ``root``, a module holding
+        it, is exported: the score threshold's tensor, and the module path
+        of each of ``NAMED_PARTS`` (found by identity, so that renaming an
+        attribute anywhere changes what is recorded, not what is found)."""
+        names = {
+            'score_threshold':
+            next(name for name, buffer in root.named_buffers()
+                 if buffer is self.score_threshold)
+        }
+        for part in NAMED_PARTS:
+            module = getattr(self.detector, part, None)
+            found = [name for name, m in root.named_modules() if m is module]
+            if found:
+                names[part] = found[0]
+        return names
 
     def forward(self, image: Tensor) -> Tuple[Tensor, ...]:
         img_h, img_w = image.shape[2], image.shape[3]

@@ -2,7 +2,7 @@
 gives what onnxruntime gives, INT8 is calibrated on the config's training
 set, deterministically, with the layers asked for left in fp32, and every
 bad file or option gets one line. tools/test.py and tools/demo.py take
-the .xml: test_onnx_detector.py runs them on it beside the .onnx."""
+the .xml: test_onnx.py runs them on it beside the .onnx."""
 import json
 import re
 import sys
@@ -16,20 +16,20 @@ from same_detections import assert_same_detections
 from tool_runner import (CONFIGS, MASK_DEMO, call, exported_detector, one_line,
                          parse_cfg_options, tiny_shapes_options)
 
-from mmdet_fasternet.apis.detector_check import with_lowered_score_threshold
-from mmdet_fasternet.apis.openvino_export import (calibration_images,
-                                                  export_openvino,
-                                                  keep_fp32_scope, save_ir,
-                                                  to_ir)
+from mmdet_fasternet.apis.export_tools import export_openvino_from_args
 from mmdet_fasternet.config_files import load_model_config
 from mmdet_fasternet.cpu import cpu_description
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
+from mmdet_fasternet.deploy import openvino_runtime, precisions
+from mmdet_fasternet.deploy.checks import with_lowered_score_threshold
+from mmdet_fasternet.deploy.exported_detector import ExportedDetector
+from mmdet_fasternet.deploy.openvino_export import calibration_images_of
+from mmdet_fasternet.deploy.openvino_runtime import (compile_ir,
+                                                     import_openvino,
+                                                     ir_metadata,
+                                                     keep_fp32_scope, read_ir,
+                                                     save_ir, to_ir)
 from mmdet_fasternet.errors import CheckpointError, ToolError
-from mmdet_fasternet.models import openvino_detector as ov_detector
-from mmdet_fasternet.models.openvino_detector import (OpenVinoDetector,
-                                                      compile_ir,
-                                                      import_openvino,
-                                                      ir_metadata, read_ir)
 
 
 @pytest.mark.e2e
@@ -55,7 +55,7 @@ def test_fp32_ir_gives_what_onnxruntime_gives(mask_demo_export, mask_demo_ir):
     # size and scale than the export's.
     openvino, onnxruntime = (
         exported_detector(path, MASK_DEMO) for path in (xml, onnx_file))
-    assert isinstance(openvino, OpenVinoDetector)
+    assert isinstance(openvino, ExportedDetector)
     image = torch.randint(0, 256, (3, 150, 230), dtype=torch.uint8)
     meta = dict(
         img_shape=(150, 230), ori_shape=(100, 153), scale_factor=(1.5, 1.5))
@@ -76,10 +76,10 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
     there."""
     _, _, onnx_file = mask_demo_export
     options = tiny_shapes_options(tmp_path / 'data')
-    monkeypatch.setattr(ov_detector, 'lacks', lambda p: 'VNNI or AMX')
+    monkeypatch.setattr(precisions, 'lacks', lambda p: 'VNNI or AMX')
     xml = tmp_path / 'int8.xml'
     assert call(
-        export_openvino,
+        export_openvino_from_args,
         MASK_DEMO,
         onnx_file,
         out=xml,
@@ -98,13 +98,13 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
         r'images: \d+ of \d+ detections agree', out)
     cfg = load_model_config(str(MASK_DEMO))
     cfg.merge_from_dict(parse_cfg_options(*options))
-    images = calibration_images(cfg, 3, seed=1)
+    images = calibration_images_of(cfg, 3, seed=1)
     assert [i.shape for i in images] == [(1, 3, 256, 256)] * 3
-    assert not np.array_equal(images[0], calibration_images(cfg, 3, 0)[0])
+    assert not np.array_equal(images[0], calibration_images_of(cfg, 3, 0)[0])
     model = read_ir(str(xml))
     assert ir_metadata(model)['precision'] == 'int8'
     assert json.loads(ir_metadata(model)['ran'])['layers'] == \
-        ov_detector.layer_precisions(compile_ir(model))
+        openvino_runtime.layer_precisions(compile_ir(model))
     quantized = {
         op.get_friendly_name(): op.input_value(0).get_node().get_type_name()
         for op in model.get_ordered_ops()
@@ -133,93 +133,101 @@ def test_bf16_ir_says_what_openvino_runs_it_in(mask_demo_export, tmp_path,
     _, _, onnx_file = mask_demo_export
     xml = tmp_path / 'bf16.xml'
     assert call(
-        export_openvino, MASK_DEMO, onnx_file, out=xml, precision='bf16') == 0
+        export_openvino_from_args,
+        MASK_DEMO,
+        onnx_file,
+        out=xml,
+        precision='bf16') == 0
     out = capsys.readouterr().out
     assert re.search(
         r'OpenVINO bf16 vs onnxruntime fp32 on 2 random images: \d+ of '
         r'200 detections agree', out)
     model = read_ir(str(xml))
     assert ir_metadata(model)['precision'] == 'bf16'
-    assert ov_detector.compile_properties(model) == dict(
+    assert openvino_runtime.compile_properties(model) == dict(
         INFERENCE_PRECISION_HINT='bf16')
     compiled = compile_ir(model)
-    counts = ov_detector.layer_precisions(compiled)
+    counts = openvino_runtime.layer_precisions(compiled)
     assert json.loads(ir_metadata(model)['ran']) == dict(
         cpu=cpu_description(), layers=counts)
-    report = ov_detector.precision_report(model, counts)
+    report = openvino_runtime.precision_report(ir_metadata(model), counts)
     assert f'{report}; recorded in the IR' in out
     # Where the CPU lacks what bf16 needs, the line says so (cpu.lacks).
     assert report.startswith(
         'OpenVINO runs this bf16 IR with '
-        f'{ov_detector.describe_precisions(counts)} here (')
-    monkeypatch.setattr(ov_detector, 'lacks', lambda p: None)
-    assert ov_detector.precision_report(
-        model, counts).endswith(f'({cpu_description()})')
-    monkeypatch.setattr(ov_detector, 'lacks', lambda p: 'AMX or AVX-512 BF16')
-    assert ov_detector.precision_report(model, counts).endswith(
-        '; this CPU has no AMX or AVX-512 BF16, which bf16 needs to run '
-        'faster than fp32 (docs/deploy.md)')
+        f'{precisions.describe_precisions(counts)} here (')
+    monkeypatch.setattr(precisions, 'lacks', lambda p: None)
+    assert openvino_runtime.precision_report(
+        ir_metadata(model), counts).endswith(f'({cpu_description()})')
+    monkeypatch.setattr(precisions, 'lacks', lambda p: 'AMX or AVX-512 BF16')
+    assert openvino_runtime.precision_report(
+        ir_metadata(model), counts).endswith(
+            '; this CPU has no AMX or AVX-512 BF16, which bf16 needs to run '
+            'faster than fp32 (docs/deploy.md)')
     # Marked fp32, it is compiled asking for fp32, which every CPU runs.
     model.set_rt_info('fp32', ['fasternet', 'precision'])
-    assert ov_detector.compile_properties(model) == dict(
+    assert openvino_runtime.compile_properties(model) == dict(
         INFERENCE_PRECISION_HINT='f32')
-    assert set(ov_detector.layer_precisions(compile_ir(model))) == {'fp32'}
+    assert set(openvino_runtime.layer_precisions(
+        compile_ir(model))) == {'fp32'}
 
 
 def test_precisions_are_described_most_first():
-    assert ov_detector.describe_precisions({
+    assert precisions.describe_precisions({
         'fp32': 2,
         'int8': 72
     }) == ('72 of 74 weighted layers in int8, 2 in fp32')
-    assert ov_detector.describe_precisions(
+    assert precisions.describe_precisions(
         {'fp32': 74}) == ('74 of 74 weighted layers in fp32')
-    assert ov_detector.describe_precisions({}) == 'no weighted layers'
+    assert precisions.describe_precisions({}) == 'no weighted layers'
 
 
 def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
                                             tmp_path, monkeypatch):
     _, _, onnx_file = mask_demo_export
     xml, _ = mask_demo_ir
-    line = one_line(export_openvino, MASK_DEMO, onnx_file, out='m.onnx')
-    assert '--out must end with .xml' in line
+    line = one_line(
+        export_openvino_from_args, MASK_DEMO, onnx_file, out='m.onnx')
+    assert 'out (--out) must end with .xml' in line
     taken = tmp_path / 'taken.xml'
     taken.with_suffix('.bin').write_bytes(b'mine')
-    line = one_line(export_openvino, MASK_DEMO, onnx_file, out=taken)
+    line = one_line(export_openvino_from_args, MASK_DEMO, onnx_file, out=taken)
     assert 'taken.bin' in line and '--force' in line
     assert taken.with_suffix('.bin').read_bytes() == b'mine'
     line = one_line(
-        export_openvino,
+        export_openvino_from_args,
         MASK_DEMO,
         tmp_path / 'no.onnx',
         out=tmp_path / 'a.xml')
     assert "ONNX file" in line and 'does not exist' in line
     line = one_line(
-        export_openvino,
+        export_openvino_from_args,
         CONFIGS / 'mask_rcnn_fasternet_t0.py',
         onnx_file,
         out=tmp_path / 'b.xml')
-    assert 'exported for other classes' in line
+    assert 'was exported for 4 classes' in line
     model = onnx.load(str(onnx_file))
     del model.metadata_props[:]
     bare = tmp_path / 'bare.onnx'
     onnx.save(model, str(bare))
-    line = one_line(export_openvino, MASK_DEMO, bare, out=tmp_path / 'c.xml')
+    line = one_line(
+        export_openvino_from_args, MASK_DEMO, bare, out=tmp_path / 'c.xml')
     assert 'not a whole detector' in line
     line = one_line(
-        export_openvino,
+        export_openvino_from_args,
         MASK_DEMO,
         onnx_file,
         out=tmp_path / 'd.xml',
         precision='int8',
         calibration_images='0')
-    assert '--calibration-images must be at least 1' in line
+    assert '(--calibration-images) must be at least 1' in line
     line = one_line(
-        export_openvino,
+        export_openvino_from_args,
         MASK_DEMO,
         onnx_file,
         out=tmp_path / 'd.xml',
         keep_fp32=['conv_logits'])
-    assert 'add --precision int8' in line
+    assert "add precision='int8' (--precision int8)" in line
     with pytest.raises(
             ToolError,
             match=r"--keep-fp32 'nothing\.like\.it' "
@@ -246,7 +254,7 @@ def test_damaged_or_foreign_ir_is_refused(mask_demo_export, mask_demo_ir,
                                           tmp_path):
     xml, _ = mask_demo_ir
     with pytest.raises(CheckpointError, match='exported for 4 classes'):
-        OpenVinoDetector(str(xml), ['cat', 'dog'])
+        ExportedDetector(str(xml), ['cat', 'dog'])
     ov = import_openvino()
     bare = tmp_path / 'bare.xml'  # converted by OpenVINO's own tools
     ov.save_model(ov.convert_model(str(mask_demo_export[2])), str(bare))
@@ -254,7 +262,7 @@ def test_damaged_or_foreign_ir_is_refused(mask_demo_export, mask_demo_ir,
             CheckpointError,
             match='records no class names: .*'
             'converted by tools/export_openvino.py'):
-        OpenVinoDetector(str(bare), SHAPE_CLASSES)
+        ExportedDetector(str(bare), SHAPE_CLASSES)
     copy = tmp_path / 'copy.xml'
     copy.write_bytes(xml.read_bytes())
     with pytest.raises(CheckpointError, match='has no weights file beside'):

@@ -9,10 +9,10 @@ from test_fasternet import randomize_bn
 from tool_runner import MASK_DEMO
 
 from mmdet_fasternet import FasterNet
-from mmdet_fasternet.apis.numerics import max_relative_error
+from mmdet_fasternet.deploy.numerics import max_relative_error
 from mmdet_fasternet.errors import ConfigError
-from mmdet_fasternet.models import deploy
-from mmdet_fasternet.models.deploy import FusedBlock, deploy_model
+from mmdet_fasternet.models import bn_folding
+from mmdet_fasternet.models.bn_folding import FusedBlock, deploy_model
 from mmdet_fasternet.patches.torch_numpy import onednn_bf16_supported
 
 RTOL = 1e-4
@@ -35,13 +35,13 @@ def eval_and_deployed(arch: str, **kwargs):
 def onednn_calls(monkeypatch):
     """Records, per block call, whether the fused oneDNN kernels ran."""
     calls = []
-    applies = deploy._onednn_applies
+    applies = bn_folding._onednn_applies
 
     def spy(x, weight):
         calls.append(applies(x, weight))
         return calls[-1]
 
-    monkeypatch.setattr(deploy, '_onednn_applies', spy)
+    monkeypatch.setattr(bn_folding, '_onednn_applies', spy)
     return calls
 
 
@@ -50,7 +50,7 @@ def test_deploy_equals_eval_on_the_fused_cpu_path(arch, onednn_calls):
     model, x, ref = eval_and_deployed(arch)
     with torch.no_grad():
         outs = model(x)
-    assert deploy.ONEDNN_FUSION and onednn_calls and all(onednn_calls)
+    assert bn_folding.ONEDNN_FUSION and onednn_calls and all(onednn_calls)
     for out, r in zip(outs, ref):
         assert out.shape == r.shape
         assert out.is_contiguous()  # the input's layout, not oneDNN's
@@ -58,7 +58,7 @@ def test_deploy_equals_eval_on_the_fused_cpu_path(arch, onednn_calls):
 
 
 def test_deploy_equals_eval_on_the_standard_op_path(monkeypatch):
-    monkeypatch.setattr(deploy, 'ONEDNN_FUSION', False)
+    monkeypatch.setattr(bn_folding, 'ONEDNN_FUSION', False)
     model, x, ref = eval_and_deployed('t1', out_indices=(1, 3))
     with torch.no_grad():
         outs = model(x)

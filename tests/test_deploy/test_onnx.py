@@ -4,6 +4,7 @@ gives (boxes, scores, labels, pasted masks) at two input sizes, and
 import json
 import pickle
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -19,34 +20,52 @@ from tool_runner import (CONFIGS, MASK_DEMO, RETINA_DEMO, TOOLS, call,
                          describe, exported_detector, many_detections,
                          metric_lines, run_tool, tiny_shapes_options)
 
-from mmdet_fasternet.apis import time_breakdown
 from mmdet_fasternet.apis.benchmark import image_sample
-from mmdet_fasternet.apis.detector_check import (Runs, compare_detections,
-                                                 onnxruntime_runs,
-                                                 score_threshold_tensor,
-                                                 torch_runs)
 from mmdet_fasternet.apis.inference import demo
-from mmdet_fasternet.apis.onnx_export import RTOL, ExportedPart, write_onnx
-from mmdet_fasternet.apis.time_breakdown import (TIME_PARTS, onnx_breakdown,
-                                                 onnx_node_parts,
-                                                 profiled_parts,
-                                                 torch_breakdown)
 from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
+from mmdet_fasternet.deploy import time_breakdown
+from mmdet_fasternet.deploy.checks import (RTOL, Runs, compare_detections,
+                                           exported_runs,
+                                           score_threshold_tensor, torch_runs)
+from mmdet_fasternet.deploy.exported_detector import ExportedDetector
+from mmdet_fasternet.deploy.file_metadata import onnx_metadata
+from mmdet_fasternet.deploy.graph import DetectorGraph, batched_nms
+from mmdet_fasternet.deploy.graph_onnx import onnx_batched_nms
+from mmdet_fasternet.deploy.onnx_export import ExportedPart, write_onnx
+from mmdet_fasternet.deploy.onnxruntime_runtime import (OnnxSession,
+                                                        onnx_session)
+from mmdet_fasternet.deploy.time_breakdown import (TIME_PARTS,
+                                                   exported_breakdown,
+                                                   node_times_by_part,
+                                                   onnx_node_parts,
+                                                   torch_breakdown)
 from mmdet_fasternet.errors import CheckpointError, ConfigError, ToolError
-from mmdet_fasternet.models.detector_graph import DetectorGraph, batched_nms
-from mmdet_fasternet.models.detector_graph_onnx import onnx_batched_nms
-from mmdet_fasternet.models.onnx_detector import OnnxDetector, onnx_session
 
 CASCADE = CONFIGS / 'cascade_mask_rcnn_fasternet_t0.py'
 # (resized height, width), (original height, width): other scale factors.
 SIZES = [((128, 160), (256, 320)), ((150, 230), (100, 153))]
 
 
+class RenamedGraph(DetectorGraph):
+    """The graph as a rename in graph.py would leave it: its score
+    threshold and its detector under other attribute names."""
+
+    def __init__(self, detector: torch.nn.Module) -> None:
+        super().__init__(detector)
+        self.register_buffer('min_score', self._buffers.pop('score_threshold'))
+        self.model = self._modules.pop('detector')
+
+    score_threshold = property(lambda self: self.min_score)
+    detector = property(lambda self: self.model)
+
+
 @pytest.fixture(scope='module', params=[MASK_DEMO, RETINA_DEMO, CASCADE])
 def exported(request, tmp_path_factory):
     """A detector with fresh weights, exported in eval mode (deploy mode
     folds BN, which changes the last bits): the demo Mask R-CNN by the
-    tool, the others in this process."""
+    tool, the others in this process, the RetinaNet's graph renamed
+    (``RenamedGraph``), so that every check on it finds the pieces by the
+    names its file records."""
     if request.param == MASK_DEMO:
         detector, _, path = request.getfixturevalue('mask_demo_export')
         return detector, path, MASK_DEMO
@@ -55,8 +74,10 @@ def exported(request, tmp_path_factory):
     if request.param == CASCADE:  # COCO-sized heads: fewer proposals
         detector.rpn_head.test_cfg.max_per_img = 150
     path = tmp_path_factory.mktemp('onnx') / 'detector.onnx'
-    write_onnx(
-        ExportedPart(detector, 'detector').eval(), (128, 160), str(path))
+    part = ExportedPart(detector, 'detector')
+    if request.param == RETINA_DEMO:
+        part.detector_graph = RenamedGraph(detector)
+    write_onnx(part.eval(), (128, 160), str(path))
     return detector, path, request.param
 
 
@@ -106,7 +127,7 @@ def test_onnx_file_for_other_classes_is_refused(exported):
             match=r'was exported for 4 classes \(circle, square, triangle, '
             r'\.\.\.\), the config names 2 \(cat, dog, \.\.\.\); pass the '
             r'config it was exported from'):
-        OnnxDetector(str(path), ['cat', 'dog'])
+        ExportedDetector(str(path), ['cat', 'dog'])
 
 
 @pytest.mark.e2e
@@ -187,9 +208,10 @@ def test_export_check_compares_boxes_where_nothing_scores_above(
     boxes, and so fails for a wrong graph."""
     detector, path, _ = exported
     model = onnx.load(str(path))
-    score_threshold_tensor(model, str(path)).CopyFrom(
+    threshold = score_threshold_tensor(model, str(path))
+    threshold.CopyFrom(
         onnx.numpy_helper.from_array(
-            np.array(1.0, np.float32), 'detector_graph.score_threshold'))
+            np.array(1.0, np.float32), threshold.name))
     unreachable = tmp_path / 'unreachable.onnx'
     onnx.save(model, str(unreachable))
     graph = DetectorGraph(detector)
@@ -200,8 +222,8 @@ def test_export_check_compares_boxes_where_nothing_scores_above(
     reference = torch_runs(graph)
     assert len(reference.as_is(inputs[0])[0]) == 0
     [agreement] = compare_detections(
-        onnxruntime_runs(str(unreachable)), reference, inputs, 1.0,
-        'onnxruntime vs PyTorch')
+        exported_runs(str(unreachable), str(unreachable)), reference, inputs,
+        1.0, 'onnxruntime vs PyTorch')
     assert agreement.lowered_from == 1.0 and agreement.detections > 50
     assert agreement.error < RTOL
     assert str(agreement).endswith('nothing scored above the score '
@@ -217,14 +239,65 @@ def test_export_check_compares_boxes_where_nothing_scores_above(
     wrong = tmp_path / 'wrong.onnx'
     onnx.save(model, str(wrong))
     [agreement] = compare_detections(
-        onnxruntime_runs(str(wrong)), reference, inputs, 1.0, 'x')
+        exported_runs(str(wrong), str(wrong)), reference, inputs, 1.0, 'x')
     assert agreement.lowered_from == 1.0 and agreement.error > RTOL
     # Where the reference finds nothing and the file does, nothing is
     # lowered: that is a difference already.
     [agreement] = compare_detections(
-        Runs(onnxruntime_runs(str(path)).as_is, pytest.fail), reference,
-        inputs, 1.0, 'x')
+        Runs(exported_runs(str(path), str(path)).as_is, pytest.fail),
+        reference, inputs, 1.0, 'x')
     assert agreement.error == float('inf') and agreement.lowered_from is None
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('exported', [RETINA_DEMO], indirect=True)
+def test_renamed_pieces_are_found_by_the_names_the_file_records(exported):
+    """The file records where the renamed graph's pieces went, and the check
+    (its score threshold) and the time breakdown (the parts' module paths)
+    find them there; a file that records no names (exported before they
+    were recorded) is read by the names those files had: not these."""
+    _, path, _ = exported
+    assert json.loads(onnx_metadata(str(path))['names']) == {
+        'score_threshold': 'detector_graph.min_score',
+        'backbone': 'detector_graph.model.backbone',
+        'neck': 'detector_graph.model.neck'
+    }
+    model = onnx.load(str(path))
+    assert score_threshold_tensor(
+        model, 'r.onnx').name == ('detector_graph.min_score')
+    parts = Counter(onnx_node_parts(str(path)).values())
+    assert parts['backbone'] > 20 and parts['neck'] > 5, parts
+    meta = [p for p in model.metadata_props if p.key != 'names']
+    del model.metadata_props[:]
+    model.metadata_props.extend(meta)
+    with pytest.raises(
+            ToolError, match="no 'detector_graph.score_threshold' tensor"):
+        score_threshold_tensor(model, 'renamed.onnx')
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('exported', [MASK_DEMO], indirect=True)
+def test_files_exported_before_the_names_were_recorded_still_run(
+        exported, tmp_path):
+    """Such a file (its metadata without ``names``) loads, scores as the
+    same file with them, and its check and breakdown find its pieces."""
+    _, path, config = exported
+    model = onnx.load(str(path))
+    meta = [p for p in model.metadata_props if p.key != 'names']
+    assert len(meta) == len(model.metadata_props) - 1
+    del model.metadata_props[:]
+    model.metadata_props.extend(meta)
+    old = tmp_path / 'old.onnx'
+    onnx.save(model, str(old))
+    assert onnx_node_parts(str(old)) == onnx_node_parts(str(path))
+    assert score_threshold_tensor(
+        model, 'old.onnx').name == ('detector_graph.score_threshold')
+    image = torch.randint(0, 256, (3, 128, 160), dtype=torch.uint8)
+    want, got = (
+        exported_detector(p, config)([image], [image_sample((128, 160))])[0]
+        for p in (path, old))
+    assert torch.equal(got.pred_instances.bboxes, want.pred_instances.bboxes)
+    assert torch.equal(got.pred_instances.masks, want.pred_instances.masks)
 
 
 class GroupedNms(torch.nn.Module):
@@ -299,7 +372,12 @@ def test_profiled_parts_are_the_last_runs_node_times(tmp_path):
                     dur=dur * scale))
     profile = tmp_path / 'profile.json'
     profile.write_text(json.dumps(events))
-    assert profiled_parts(str(profile), node_parts, 2) == pytest.approx({
+    session = OnnxSession.__new__(OnnxSession)  # its profile alone
+    session.session = type('Profiled', (),
+                           {'end_profiling': lambda self: str(profile)})()
+    times = session.node_times(2)
+    assert times[('conv', 'node_conv')] == pytest.approx(0.8)
+    assert node_times_by_part(times, node_parts) == pytest.approx({
         'backbone':
         1.0,
         'neck':
@@ -337,13 +415,9 @@ def test_time_breakdown_of_an_exported_detector(exported, tmp_path,
     parts = set(onnx_node_parts(str(path)).values())
     assert parts == {'backbone', 'neck', 'heads', 'post-processing'}
     runtime = exported_detector(
-        path,
-        config,
-        session_options=dict(
-            enable_profiling=True,
-            profile_file_prefix=str(tmp_path / 'profile')))
+        path, config, profile=str(tmp_path / 'profile'))
     image = torch.randint(0, 256, (3, 128, 160), dtype=torch.uint8)
-    spent = onnx_breakdown(
+    spent = exported_breakdown(
         str(path),
         lambda: runtime([image], [image_sample((128, 160))]),
         runtime.session,

@@ -1,7 +1,7 @@
 """The whole-detector graph computes what mmdet's predict computes.
 
 In PyTorch its two custom ops call mmcv, so the graph and mmdet's own
-predict must agree exactly; ``test_tools/test_onnx_detector.py`` then
+predict must agree exactly; ``test_onnx.py`` then
 checks the exported file against both.
 """
 import pytest
@@ -11,9 +11,9 @@ from mmengine.structures import InstanceData
 from tool_runner import CONFIGS, MASK_DEMO, RETINA_DEMO, many_detections
 
 from mmdet_fasternet.config_files import load_model_config
+from mmdet_fasternet.deploy.graph import DetectorGraph, stages
 from mmdet_fasternet.errors import ConfigError
 from mmdet_fasternet.models.build import build_detector
-from mmdet_fasternet.models.detector_graph import DetectorGraph, stages
 
 
 @pytest.mark.parametrize('config', [
@@ -40,7 +40,7 @@ def test_graph_equals_mmdet_predict(config):
     assert torch.equal(got[0], expected.bboxes)
     assert torch.equal(got[1], expected.scores)
     assert torch.equal(got[2], expected.labels)
-    if 'masks' in expected:  # pasted by mmdet's code, as OnnxDetector does
+    if 'masks' in expected:  # pasted by mmdet's code, as ExportedDetector does
         assert got[3].shape == (len(got[0]), 28, 28)
         roi_head = detector.roi_head
         mask_head = stages(roi_head, 'mask')[-1][1]

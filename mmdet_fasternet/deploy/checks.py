@@ -6,8 +6,14 @@ below the score threshold everywhere, and two empty lists agree whatever
 the graph computes: where the reference finds nothing, both run again with
 the threshold lowered to ``CHECK_SCORE_THRESHOLD``, so that the check
 compares boxes. The exported graph holds that threshold as a named tensor
-(``DetectorGraph.score_threshold``) for this.
+(``DetectorGraph.score_threshold``), whose name the file records.
+
+Every export is checked the same way: at the traced input size and at one
+that is not (``check_shapes``), on seeded inputs (``check_inputs``),
+within ``RTOL`` where it is meant to be exact.
 """
+import os.path as osp
+import tempfile
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import (TYPE_CHECKING, Callable, Iterator, List, NamedTuple,
@@ -17,18 +23,42 @@ import numpy as np
 import torch
 
 from ..errors import ToolError
-from ..models.detector_graph import DetectorGraph
+from .file_metadata import recorded_names
+from .graph import DetectorGraph
 from .numerics import detection_error
+from .onnxruntime_runtime import OnnxSession
+from .runtimes import open_session, runtime_of
 
 if TYPE_CHECKING:
     import onnx
 
 CHECK_SCORE_THRESHOLD = 0.0
-# DetectorGraph.score_threshold in an exported file (ExportedPart's
-# detector_graph holds the graph).
-SCORE_THRESHOLD_TENSOR = 'detector_graph.score_threshold'
+# The input size an export is traced at unless the caller says otherwise.
+DEFAULT_SHAPE = (320, 512)
+# Exports meant to be exact (fp32) differ from their reference by no more.
+RTOL = 1e-4
+# The second size an export is checked at, added to the traced one: odd,
+# so that padding and dynamic shapes are exercised.
+SECOND_SHAPE_OFFSET = (97, 45)
 
 Run = Callable[[np.ndarray], Sequence[np.ndarray]]
+
+
+def check_shapes(shape: Sequence[int]) -> List[Tuple[int, int]]:
+    """The input sizes an export traced at ``shape`` is checked at."""
+    h, w = shape
+    return [(h, w), (h + SECOND_SHAPE_OFFSET[0], w + SECOND_SHAPE_OFFSET[1])]
+
+
+def check_inputs(shapes: Sequence[Sequence[int]],
+                 pixels: bool = True,
+                 seed: int = 0) -> List[np.ndarray]:
+    """One seeded input per size: pixels (0 to 255) for a whole detector,
+    else normalised values."""
+    generator = torch.Generator().manual_seed(seed)
+    return [(torch.rand(1, 3, *shape, generator=generator) * 255 if pixels else
+             torch.randn(1, 3, *shape, generator=generator)).numpy()
+            for shape in shapes]
 
 
 class Agreement(NamedTuple):
@@ -119,14 +149,16 @@ def torch_runs(graph: DetectorGraph) -> Runs:
 
 def score_threshold_tensor(model: 'onnx.ModelProto',
                            what: str) -> 'onnx.TensorProto':
-    """The exported detector ``model``'s score threshold (``what`` names
-    the file in an error)."""
+    """The exported detector ``model``'s score threshold, by the name the
+    file records (``what`` names the file in an error)."""
+    meta = {p.key: p.value for p in model.metadata_props}
+    name = recorded_names(meta)['score_threshold']
     for tensor in model.graph.initializer:
-        if tensor.name == SCORE_THRESHOLD_TENSOR:
+        if tensor.name == name:
             return tensor
-    raise ToolError(f'{what} has no {SCORE_THRESHOLD_TENSOR!r} tensor (an '
-                    f'older export); export it again with '
-                    f'tools/export_onnx.py --part detector.')
+    raise ToolError(f'{what} has no {name!r} tensor (an older export); '
+                    f'export it again with tools/export_onnx.py --part '
+                    f'detector.')
 
 
 def score_threshold(model: 'onnx.ModelProto', what: str) -> float:
@@ -142,24 +174,36 @@ def with_lowered_score_threshold(model: 'onnx.ModelProto',
     import onnx
     lowered = onnx.ModelProto()
     lowered.CopyFrom(model)
-    score_threshold_tensor(lowered, what).CopyFrom(
+    tensor = score_threshold_tensor(lowered, what)
+    tensor.CopyFrom(
         onnx.numpy_helper.from_array(
-            np.array(CHECK_SCORE_THRESHOLD, np.float32),
-            SCORE_THRESHOLD_TENSOR))
+            np.array(CHECK_SCORE_THRESHOLD, np.float32), tensor.name))
     return lowered
 
 
-def onnxruntime_runs(onnx_file: str) -> Runs:
-    """``onnx_file`` in onnxruntime on the CPU."""
+def exported_runs(file: str, onnx_file: str) -> Runs:
+    """``file`` (an exported detector, ``onnx_file`` or made from it) in
+    its runtime on the CPU; lowered: ``onnx_file`` with its threshold
+    lowered, made into the runtime's file the same way (a converter may
+    fold the threshold into unnamed constants)."""
     import onnx
-    import onnxruntime
+    runtime = runtime_of(file)
 
-    def runs_of(model) -> Run:
-        session = onnxruntime.InferenceSession(
-            model, providers=['CPUExecutionProvider'])
-        return lambda x: session.run(None, {'image': x})
+    def lowered() -> Run:
+        model = with_lowered_score_threshold(onnx.load(onnx_file), onnx_file)
+        if runtime.convert is None:
+            return OnnxSession(model.SerializeToString(), 'cpu').run
+        with tempfile.TemporaryDirectory() as folder:
+            lowered_onnx = osp.join(folder, 'lowered.onnx')
+            onnx.save(model, lowered_onnx)
+            target = osp.join(folder, 'lowered' + runtime.suffix)
+            runtime.convert(lowered_onnx, target)
+            return open_session(target, 'cpu').run
 
-    return Runs(
-        runs_of(onnx_file), lambda: runs_of(
-            with_lowered_score_threshold(onnx.load(onnx_file), onnx_file).
-            SerializeToString()))
+    return Runs(open_session(file, 'cpu').run, lowered)
+
+
+def recorded_score_threshold(onnx_file: str) -> float:
+    """The score threshold the exported detector ``onnx_file`` holds."""
+    import onnx
+    return score_threshold(onnx.load(onnx_file), onnx_file)
