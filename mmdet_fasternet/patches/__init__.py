@@ -13,7 +13,7 @@ runs, not on import, so the package still imports after such an upgrade
 
 Only the register is imported here: ``ops/`` imports ``mmcv.py`` and
 ``torch_numpy.py`` before mmcv's ops may load, and must stay importable
-with torch alone (``tests/test_ops/check_cuda.py`` runs on a GPU machine
+with torch alone (``tests/measure/check_cuda.py`` runs on a GPU machine
 without mmengine); ``mmdet.py`` imports ``mmdet.apis`` (and so
 ``mmcv.ops``).
 """

@@ -8,7 +8,8 @@ Each failed run keeps its log, and core files where the system writes them
 into the run's folder (``ulimit -c unlimited`` is set for the runs), under
 ``--keep``.
 
-    python tests/stress_dist_exit.py --runs 50 --hogs 1 --keep /tmp/stress
+    python tests/measure/stress_dist_exit.py --runs 50 --hogs 1 \
+        --keep /tmp/stress
 """
 import argparse
 import multiprocessing
@@ -20,7 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tool_runner import MASK_DEMO, TOOLS, run_tool, tiny_shapes_options
+# tests/, where tool_runner is, as pytest puts it on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tool_runner import MASK_DEMO, TOOLS, run_tool, tiny_shapes_options  # noqa: E402 E501  isort: skip
 
 ABORT = 'terminate called without an active exception'
 

@@ -12,7 +12,7 @@ It prints the median wall time and peak memory (max RSS) of each, and the
 ratios. Nothing is written outside ``--workdir``; a ``--workdir`` of an
 earlier run reuses its annotation file.
 
-    python tests/bench_startup.py --fraction 1.0 --rounds 2
+    python tests/measure/bench_startup.py --fraction 1.0 --rounds 2
 """
 import argparse
 import json
@@ -27,7 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 from mmdet.datasets import CocoDataset
-from tool_runner import CONFIGS, MMDET_TOOLS, TOOLS
+
+# tests/, where tool_runner is, as pytest puts it on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tool_runner import CONFIGS, MMDET_TOOLS, TOOLS  # noqa: E402 E501  isort: skip
 
 TRAIN2017_IMAGES, TRAIN2017_ANNOTATIONS = 118287, 860001
 # COCO's 80 category ids (1..90 with gaps).

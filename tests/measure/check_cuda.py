@@ -3,7 +3,7 @@
 Not collected by pytest (no GPU in CI). Needs only torch (torchvision
 optional), not mmcv or mmdet::
 
-    python tests/test_ops/check_cuda.py
+    python tests/measure/check_cuda.py
 
 Prints, per case, the largest difference between the CPU kernels (exact to
 mmcv's CPU kernel) and (a) the CUDA route the stand-in takes (torchvision's

@@ -2,7 +2,7 @@
 
 Not collected by pytest. Run where full mmcv is installed::
 
-    python tests/test_ops/bench_ops.py [--repeat 7] [--detector s]
+    python tests/measure/bench_ops.py [--repeat 7] [--detector s]
 
 or call ``compare_ops()``. Each case calls mmcv's Python op (NMS,
 batched_nms, roi_align, BitmapMasks.crop_and_resize) with the compiled
