@@ -7,8 +7,8 @@ Examples:
     python tools/export_onnx.py configs/mask_rcnn_fasternet_s.py \\
         --weights CKPT --part neck --out fasternet_s_fpn.onnx
 
-What each --part holds: see mmdet_fasternet/deploy/onnx_export.py; the same
-from Python: mmdet_fasternet.deploy.export.
+What each --part holds: see mmdet_fasternet/deploy/onnx_export.py; a whole
+detector from Python: mmdet_fasternet.deploy.export.
 """
 from mmdet_fasternet.apis.cli import run_cli
 from mmdet_fasternet.apis.export_tools import (export_onnx_from_args,

@@ -2,7 +2,8 @@
 runtime's file, run by that runtime as mmdet runs a checkpoint, and
 checked against the model it came from.
 
-- ``api.py``: ``export`` and ``load_exported``, what the tools call.
+- ``api.py``: ``export`` and ``load_exported``, two calls for notebooks
+  and scripts (the tools call the exporters they wrap).
 - ``graph.py`` (and ``graph_onnx.py``): the detector as one traceable
   graph, and its two custom ops in ONNX.
 - ``onnx_export.py``, ``openvino_export.py``: the exporters.

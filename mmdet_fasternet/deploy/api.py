@@ -1,6 +1,7 @@
-"""Deployment in two calls, for notebooks and scripts as for the tools:
-``export`` a trained detector to a runtime's file, ``load_exported`` it
-to predict as mmdet's DetInferencer does."""
+"""Deployment in two calls, for notebooks and scripts: ``export`` a trained
+detector to a runtime's file (with the exporters the tools call and their
+checks), ``load_exported`` it to predict as mmdet's DetInferencer does."""
+import inspect
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -10,13 +11,16 @@ from mmengine.config import Config
 from ..config_files import find_config
 from ..errors import ToolError
 from ..patches.mmdet import SafeDetInferencer
+from . import openvino_export
 from .checks import DEFAULT_SHAPE
 from .exported_detector import use_exported_file
 from .onnx_export import export_onnx
-from .openvino_export import export_openvino
+from .openvino_export import check_arguments, export_openvino
 from .runtimes import RUNTIMES
 
 PathLike = Union[str, Path]
+# export_openvino's arguments that export sets itself.
+EXPORT_ARGUMENTS = ('config', 'onnx_file', 'out', 'precision', 'force')
 
 
 def export(config: PathLike,
@@ -62,11 +66,29 @@ def export(config: PathLike,
                             f'conversion ({", ".join(converted)}).')
         return export_onnx(config, out, weights and str(weights), 'detector',
                            shape, deploy, force)
+    check_conversion(out, precision, conversion, force)
     onnx_file = out[:-len(runtime.suffix)] + '.onnx'
     export_onnx(config, onnx_file, weights and str(weights), 'detector', shape,
-                True, force)
+                deploy, force)
     return export_openvino(
         config, onnx_file, out, precision, force=force, **conversion)
+
+
+def check_conversion(out: str, precision: str, conversion: dict,
+                     force: bool) -> None:
+    """The OpenVINO conversion's settings, before the ONNX export (minutes)
+    runs: names ``export_openvino`` takes, values it accepts."""
+    settings = inspect.signature(openvino_export.export_openvino).parameters
+    allowed = [name for name in settings if name not in EXPORT_ARGUMENTS]
+    unknown = sorted(set(conversion) - set(allowed))
+    if unknown:
+        raise ToolError(f'{", ".join(unknown)}: not a setting of the OpenVINO '
+                        f'conversion (those are {", ".join(allowed)}).')
+    values = {
+        name: conversion.get(name, settings[name].default)
+        for name in ('calibration_images', 'keep_fp32', 'quantize_stem')
+    }
+    check_arguments(out, precision, force=force, **values)
 
 
 def load_exported(file: PathLike,

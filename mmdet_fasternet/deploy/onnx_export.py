@@ -102,7 +102,8 @@ def build_part(config: str, weights: Optional[str], part: str,
     if weights:
         load_state_strictly(detector, read_checkpoint(weights), weights)
     else:
-        print('warning: no weights given; exporting untrained weights')
+        print('warning: no weights (--weights) given; exporting untrained '
+              'weights')
     detector.eval()
     if deploy:
         deploy_model(detector)

@@ -24,7 +24,8 @@ def check_onnxruntime(device: str) -> None:
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
-        raise ToolError(f'.onnx files need onnxruntime: {INSTALL}.')
+        raise ToolError(f'exported files are made, checked and run with '
+                        f'onnxruntime: {INSTALL}.')
     onnx_providers(device)
 
 
@@ -106,6 +107,9 @@ class OnnxSession:
 
     def report(self) -> Optional[str]:
         return None
+
+    def record_profile(self) -> None:
+        pass  # onnxruntime's profile file records every run
 
     def node_times(self, runs: int) -> Dict[Tuple[str, ...], float]:
         """Mean ms per node over the last ``runs`` runs, from the profile

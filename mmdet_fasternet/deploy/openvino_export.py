@@ -41,6 +41,29 @@ from .openvino_runtime import (PRECISIONS, RT_INFO_KEY, OpenVinoSession,
 CALIBRATION_IMAGES = 64
 
 
+def check_arguments(out: str, precision: str, calibration_images: int,
+                    keep_fp32: Sequence[str], quantize_stem: bool,
+                    force: bool) -> None:
+    """``export_openvino``'s arguments, before anything is read or
+    written."""
+    if not out.endswith('.xml'):
+        raise ToolError(f'out (--out) must end with .xml (OpenVINO writes '
+                        f'the weights beside it as .bin), got {out!r}.')
+    if precision not in PRECISIONS:
+        raise ToolError(f'precision must be one of {", ".join(PRECISIONS)}, '
+                        f'got {precision!r}.')
+    for path in (out, out[:-len('.xml')] + '.bin'):
+        refuse_overwrite(path, 'out (--out)', force)
+    if calibration_images < 1:
+        raise ToolError(f'calibration_images (--calibration-images) must '
+                        f'be at least 1, got {calibration_images}.')
+    if precision != 'int8' and (keep_fp32 or quantize_stem):
+        raise ToolError(f'keep_fp32 and quantize_stem (--keep-fp32, '
+                        f'--quantize-stem) choose what INT8 leaves in fp32: '
+                        f"add precision='int8' (--precision int8); got "
+                        f'{precision}.')
+
+
 def calibration_images_of(cfg: Config, count: int,
                           seed: int) -> List[np.ndarray]:
     """``count`` images of the config's training set, drawn with ``seed``,
@@ -102,29 +125,15 @@ def export_openvino(config: str,
     here (also recorded in the IR) and how it compares with onnxruntime;
     raises ``ToolError`` where an fp32 IR differs by more than ``RTOL``."""
     out = str(out)
-    if not out.endswith('.xml'):
-        raise ToolError(f'out (--out) must end with .xml (OpenVINO writes '
-                        f'the weights beside it as .bin), got {out!r}.')
-    if precision not in PRECISIONS:
-        raise ToolError(f'precision must be one of {", ".join(PRECISIONS)}, '
-                        f'got {precision!r}.')
+    check_arguments(out, precision, calibration_images, keep_fp32,
+                    quantize_stem, force)
     require_file(onnx_file, 'ONNX file')
-    for path in (out, out[:-len('.xml')] + '.bin'):
-        refuse_overwrite(path, 'out (--out)', force)
-    if calibration_images < 1:
-        raise ToolError(f'calibration_images (--calibration-images) must '
-                        f'be at least 1, got {calibration_images}.')
-    int8 = precision == 'int8'
-    if not int8 and (keep_fp32 or quantize_stem):
-        raise ToolError(f'keep_fp32 and quantize_stem (--keep-fp32, '
-                        f'--quantize-stem) choose what INT8 leaves in fp32: '
-                        f"add precision='int8' (--precision int8); got "
-                        f'{precision}.')
     cfg = load_model_config(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     check_classes(onnx_file, onnx_metadata(onnx_file),
                   config_metainfo(cfg).get('classes', ()))
+    int8 = precision == 'int8'
     images = calibration_images_of(cfg, calibration_images,
                                    seed) if int8 else None
     stem = not quantize_stem

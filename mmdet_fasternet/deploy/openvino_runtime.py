@@ -7,7 +7,8 @@ fp32 model in bf16 where the CPU can (AMX, AVX-512 BF16): here it is asked
 for the precision the file records (fp32, bf16, or INT8 where quantised).
 What it then runs is its own decision per CPU (a bf16 IR runs in fp32 on
 an AVX2 CPU, and was compiled for bf16 on an AVX-512 CPU without BF16):
-``precision_report`` reads it back from the compiled model and says it.
+``layer_precisions`` reads it back from the compiled model and
+``precision_report`` says it.
 """
 import json
 import os
@@ -104,24 +105,21 @@ class OpenVinoSession:
         properties.update(options or {})
         self.compiled = compile_ir(self.model, properties)
         self.request = self.compiled.create_infer_request()
-        self.profiled: List[Dict[Tuple[str, ...],
-                                 float]] = ([] if profile else None)
+        self.profiled: List[Dict[Tuple[str, ...], float]] = []
 
     def run(self, image: np.ndarray) -> List[np.ndarray]:
         results = self.request.infer({'image': image})
-        if self.profiled is not None:
-            self.profiled.append(self.counters())
         return [results[output] for output in self.compiled.outputs]
 
-    def counters(self) -> Dict[Tuple[str, ...], float]:
-        """The last run's ms per node; a node OpenVINO split off one is
-        named ``name/suffix``."""
+    def record_profile(self) -> None:
+        """The last run's ms per node, kept; a node OpenVINO split off one
+        is named ``name/suffix``."""
         spent: Dict[Tuple[str, ...], float] = {}
         for info in self.request.get_profiling_info():
             key = (info.node_name, info.node_name.split('/')[0])
             spent[key] = (
                 spent.get(key, 0.0) + info.real_time.total_seconds() * 1e3)
-        return spent
+        self.profiled.append(spent)
 
     def metadata(self) -> Dict[str, str]:
         return ir_metadata(self.model)
@@ -134,8 +132,8 @@ class OpenVinoSession:
 
     def node_times(self, runs: int) -> Dict[Tuple[str, ...], float]:
         """Mean ms per node over the last ``runs`` runs (profiled)."""
-        if self.profiled is None or len(self.profiled) < runs:
-            raise RuntimeError(f'{len(self.profiled or ())} runs profiled, '
+        if len(self.profiled) < runs:
+            raise RuntimeError(f'{len(self.profiled)} runs profiled, '
                                f'{runs} expected')
         spent: Dict[Tuple[str, ...], float] = {}
         for counters in self.profiled[-runs:]:

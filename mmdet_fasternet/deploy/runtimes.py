@@ -4,7 +4,8 @@ An entry names a runtime's session class (``Session``), its check (is it
 installed, can it run on the device) and, where its files are made from
 the ONNX file, its conversion. Everything that runs an exported file opens
 it here, by its suffix: tools/test.py and tools/demo.py
-(``exported_detector.py``), the benchmark, and the exporters' checks.
+(``exported_detector.py``), the benchmark, and the exporters' checks
+(which open a model in memory with the runtime's session class itself).
 
 A new runtime is one module (``<name>_runtime.py``: the session class, the
 check, and a ``convert_onnx`` where it has a format of its own) and one
@@ -39,10 +40,15 @@ class Session(Protocol):
         """One line on what the runtime decided on this CPU, where it
         decides (``precisions``); None elsewhere."""
 
+    def record_profile(self) -> None:
+        """For a session opened with ``profile``, after each run, outside
+        its timing: keep that run's node times where the runtime does not
+        keep them itself."""
+
     def node_times(self, runs: int) -> Dict[Tuple[str, ...], float]:
         """For a session opened with ``profile``: mean ms per node over the
-        last ``runs`` runs, each node by the names of the ONNX node it may
-        have come from."""
+        last ``runs`` recorded runs, each node by the names of the ONNX
+        node it may have come from."""
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,7 @@ def exported_breakdown(onnx_file: str, step: Callable[[], None],
         start = time.perf_counter()
         step()
         totals.append(time.perf_counter() - start)
+        session.record_profile()
     return with_rest(
         node_times_by_part(session.node_times(runs), node_parts),
         1e3 * mean(totals))

@@ -328,7 +328,7 @@ class FasterNet(BaseModule):
 
     def switch_to_deploy(self) -> None:
         """Fold every BN into its conv for inference, in place (see
-        ``deploy.py``); outputs equal eval mode's within float rounding.
+        ``bn_folding.py``); outputs equal eval mode's within float rounding.
 
         The output norms stay BNs: their input also feeds the next stage.
         Irreversible; a deployed model cannot train.

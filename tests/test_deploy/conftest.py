@@ -3,14 +3,12 @@ import pytest
 import torch
 from tool_runner import MASK_DEMO, TOOLS, describe, many_detections, run_tool
 
-from mmdet_fasternet.deploy import export
-
 
 @pytest.fixture(scope='session')
 def mask_demo_export(tmp_path_factory):
     """The demo Mask R-CNN with fresh weights, saved as a checkpoint and
-    exported from it by the Python API (eval mode; every detection kept,
-    as many_detections keeps them)."""
+    exported from it by tools/export_onnx.py (eval mode; every detection
+    kept, as many_detections keeps them)."""
     folder = tmp_path_factory.mktemp('mask_export')
     detector = many_detections(MASK_DEMO)
     ckpt = folder / 'trained.pth'
@@ -19,13 +17,12 @@ def mask_demo_export(tmp_path_factory):
     config.write_text(
         f'_base_ = {str(MASK_DEMO)!r}\n'
         'model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0)))\n')
-    onnx_file = export(
-        config,
-        ckpt,
-        'onnx',
-        shape=(128, 160),
-        out=folder / 'mask.onnx',
-        deploy=False)
+    onnx_file = folder / 'mask.onnx'
+    result = run_tool([
+        TOOLS / 'export_onnx.py', config, '--part', 'detector', '--weights',
+        ckpt, '--out', onnx_file, '--shape', '128', '160', '--no-deploy'
+    ], folder)
+    assert result.returncode == 0, describe(result)
     return detector, ckpt, onnx_file
 
 

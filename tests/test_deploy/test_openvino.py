@@ -23,9 +23,9 @@ from mmdet_fasternet.datasets.shapes import SHAPE_CLASSES
 from mmdet_fasternet.deploy import openvino_runtime, precisions
 from mmdet_fasternet.deploy.checks import with_lowered_score_threshold
 from mmdet_fasternet.deploy.exported_detector import ExportedDetector
+from mmdet_fasternet.deploy.onnxruntime_runtime import OnnxSession
 from mmdet_fasternet.deploy.openvino_export import calibration_images_of
-from mmdet_fasternet.deploy.openvino_runtime import (compile_ir,
-                                                     import_openvino,
+from mmdet_fasternet.deploy.openvino_runtime import (import_openvino,
                                                      ir_metadata,
                                                      keep_fp32_scope, read_ir,
                                                      save_ir, to_ir)
@@ -55,7 +55,8 @@ def test_fp32_ir_gives_what_onnxruntime_gives(mask_demo_export, mask_demo_ir):
     # size and scale than the export's.
     openvino, onnxruntime = (
         exported_detector(path, MASK_DEMO) for path in (xml, onnx_file))
-    assert isinstance(openvino, ExportedDetector)
+    assert isinstance(openvino.session, openvino_runtime.OpenVinoSession)
+    assert isinstance(onnxruntime.session, OnnxSession)
     image = torch.randint(0, 256, (3, 150, 230), dtype=torch.uint8)
     meta = dict(
         img_shape=(150, 230), ori_shape=(100, 153), scale_factor=(1.5, 1.5))
@@ -104,7 +105,7 @@ def test_int8_ir_is_calibrated_on_the_training_set(mask_demo_export, tmp_path,
     model = read_ir(str(xml))
     assert ir_metadata(model)['precision'] == 'int8'
     assert json.loads(ir_metadata(model)['ran'])['layers'] == \
-        openvino_runtime.layer_precisions(compile_ir(model))
+        openvino_runtime.layer_precisions(openvino_runtime.compile_ir(model))
     quantized = {
         op.get_friendly_name(): op.input_value(0).get_node().get_type_name()
         for op in model.get_ordered_ops()
@@ -146,7 +147,7 @@ def test_bf16_ir_says_what_openvino_runs_it_in(mask_demo_export, tmp_path,
     assert ir_metadata(model)['precision'] == 'bf16'
     assert openvino_runtime.compile_properties(model) == dict(
         INFERENCE_PRECISION_HINT='bf16')
-    compiled = compile_ir(model)
+    compiled = openvino_runtime.compile_ir(model)
     counts = openvino_runtime.layer_precisions(compiled)
     assert json.loads(ir_metadata(model)['ran']) == dict(
         cpu=cpu_description(), layers=counts)
@@ -168,8 +169,9 @@ def test_bf16_ir_says_what_openvino_runs_it_in(mask_demo_export, tmp_path,
     model.set_rt_info('fp32', ['fasternet', 'precision'])
     assert openvino_runtime.compile_properties(model) == dict(
         INFERENCE_PRECISION_HINT='f32')
-    assert set(openvino_runtime.layer_precisions(
-        compile_ir(model))) == {'fp32'}
+    assert set(
+        openvino_runtime.layer_precisions(
+            openvino_runtime.compile_ir(model))) == {'fp32'}
 
 
 def test_precisions_are_described_most_first():
@@ -234,7 +236,8 @@ def test_bad_options_and_files_are_one_line(mask_demo_export, mask_demo_ir,
             'matches no layer'):
         keep_fp32_scope(read_ir(str(xml)), ['nothing.like.it'])
     assert not list(tmp_path.glob('[abcd].*'))  # nothing written
-    # An export older than the named score threshold.
+    # A file whose score threshold is not the tensor it names (an older
+    # export, or an edited one).
     old = onnx.load(str(onnx_file))
     for tensor in old.graph.initializer:
         if tensor.name == 'detector_graph.score_threshold':

@@ -5,7 +5,6 @@ import re
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 import torch
 from mmdet.registry import MODELS
@@ -24,6 +23,7 @@ from mmdet_fasternet.deploy.numerics import (detection_error,
                                              max_relative_error,
                                              pair_detections)
 from mmdet_fasternet.deploy.onnx_export import check_dynamic_input
+from mmdet_fasternet.deploy.onnxruntime_runtime import OnnxSession
 from mmdet_fasternet.deploy.time_breakdown import TIME_PARTS, with_rest
 from mmdet_fasternet.errors import ToolError
 from mmdet_fasternet.models.bn_folding import deploy_model
@@ -392,8 +392,7 @@ def test_onnx_export_uses_the_given_weights(tmp_path):
     x = torch.randn(1, 3, 160, 224)
     with torch.no_grad():
         expected = detector.backbone(x)
-    session = onnxruntime.InferenceSession(str(out))
-    got = session.run(None, {'image': x.numpy()})
+    got = OnnxSession(str(out), 'cpu').run(x.numpy())
     assert len(got) == len(expected)
     assert max_relative_error(got, expected) < 1e-4
 
