@@ -4,16 +4,15 @@ import argparse
 from pathlib import Path
 
 from ..deploy.checks import DEFAULT_SHAPE
-from ..deploy.onnx_export import EXPORTED_PARTS, MIN_SIZE, export_onnx
+from ..deploy.onnx_export import EXPORTED_PARTS, export_onnx
 from ..deploy.openvino_export import CALIBRATION_IMAGES, export_openvino
 from ..deploy.openvino_runtime import PRECISIONS
 from ..patches.mmengine import ConfigOptionsAction
-from .cli import add_shape_argument, check_shape
+from .cli import add_shape_argument
 
 
 def export_onnx_from_args(args: argparse.Namespace) -> Path:
     """tools/export_onnx.py."""
-    check_shape(args.shape, MIN_SIZE)
     return export_onnx(args.config, args.out, args.weights, args.part,
                        args.shape, not args.no_deploy, args.force)
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import ToolError
-from .file_metadata import recorded_names
+from .file_metadata import model_metadata, recorded_names
 from .graph import DetectorGraph
 from .numerics import detection_error
 from .onnxruntime_runtime import OnnxSession
@@ -151,20 +151,13 @@ def score_threshold_tensor(model: 'onnx.ModelProto',
                            what: str) -> 'onnx.TensorProto':
     """The exported detector ``model``'s score threshold, by the name the
     file records (``what`` names the file in an error)."""
-    meta = {p.key: p.value for p in model.metadata_props}
-    name = recorded_names(meta)['score_threshold']
+    name = recorded_names(model_metadata(model))['score_threshold']
     for tensor in model.graph.initializer:
         if tensor.name == name:
             return tensor
     raise ToolError(f'{what} has no {name!r} tensor (an older export); '
                     f'export it again with tools/export_onnx.py --part '
                     f'detector.')
-
-
-def score_threshold(model: 'onnx.ModelProto', what: str) -> float:
-    import onnx
-    return float(
-        onnx.numpy_helper.to_array(score_threshold_tensor(model, what)))
 
 
 def with_lowered_score_threshold(model: 'onnx.ModelProto',
@@ -206,4 +199,6 @@ def exported_runs(file: str, onnx_file: str) -> Runs:
 def recorded_score_threshold(onnx_file: str) -> float:
     """The score threshold the exported detector ``onnx_file`` holds."""
     import onnx
-    return score_threshold(onnx.load(onnx_file), onnx_file)
+    return float(
+        onnx.numpy_helper.to_array(
+            score_threshold_tensor(onnx.load(onnx_file), onnx_file)))

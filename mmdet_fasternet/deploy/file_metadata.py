@@ -2,7 +2,7 @@
 metadata, an IR's runtime info): class names, preprocessing, and the names
 its pieces got (``graph.DetectorGraph.names_in``)."""
 import json
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import CheckpointError
 
@@ -47,10 +47,12 @@ def recorded_names(meta: Mapping[str, str]) -> Dict[str, str]:
     return dict(NAMES_BEFORE_RECORDING)
 
 
+def model_metadata(model: Any) -> Dict[str, str]:
+    """What tools/export_onnx.py recorded in a loaded ONNX model, by name."""
+    return {p.key: p.value for p in model.metadata_props}
+
+
 def onnx_metadata(onnx_file: str) -> Dict[str, str]:
     """What tools/export_onnx.py recorded in an ONNX file, by name."""
     import onnx
-    return {
-        p.key: p.value
-        for p in onnx.load(onnx_file, load_external_data=False).metadata_props
-    }
+    return model_metadata(onnx.load(onnx_file, load_external_data=False))

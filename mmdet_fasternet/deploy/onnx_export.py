@@ -88,8 +88,8 @@ class ExportedPart(nn.Module):
 def check_trace_shape(shape: Sequence[int]) -> None:
     """A traceable (height, width)."""
     if len(shape) != 2 or min(shape) < MIN_SIZE or max(shape) > MAX_SIZE:
-        raise ToolError(f'shape must be two sizes (height, width) from '
-                        f'{MIN_SIZE} to {MAX_SIZE}, got {list(shape)}.')
+        raise ToolError(f'shape (--shape) must be two sizes (height, width) '
+                        f'from {MIN_SIZE} to {MAX_SIZE}, got {list(shape)}.')
 
 
 def build_part(config: str, weights: Optional[str], part: str,

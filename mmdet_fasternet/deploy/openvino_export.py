@@ -35,8 +35,7 @@ from .checks import (DEFAULT_SHAPE, RTOL, check_inputs, check_shapes,
 from .file_metadata import check_classes, onnx_metadata
 from .numerics import pair_detections
 from .openvino_runtime import (PRECISIONS, RT_INFO_KEY, OpenVinoSession,
-                               ir_metadata, precision_report, read_ir, save_ir,
-                               to_ir)
+                               ir_metadata, precision_report, save_ir, to_ir)
 
 CALIBRATION_IMAGES = 64
 
@@ -84,11 +83,11 @@ def calibration_images_of(cfg: Config, count: int,
     return [dataset[int(i)]['inputs'].float()[None].numpy() for i in picked]
 
 
-def approximate_agreement(xml_file: str, onnx_file: str,
+def approximate_agreement(xml_file: str, onnx_file: str, precision: str,
                           images: Sequence[np.ndarray], what: str) -> str:
-    """How many of onnxruntime's detections a bf16 or INT8 IR still gives
-    (box and score within numerics.PAIRING_TOLERANCE) on ``images``
-    (``what`` they are)."""
+    """How many of onnxruntime's detections the ``precision`` (bf16 or
+    INT8) IR still gives (box and score within
+    numerics.PAIRING_TOLERANCE) on ``images`` (``what`` they are)."""
     got, want = exported_runs(xml_file,
                               onnx_file), exported_runs(onnx_file, onnx_file)
     paired = total = 0
@@ -96,7 +95,6 @@ def approximate_agreement(xml_file: str, onnx_file: str,
         expected = want.as_is(x)
         pairs = pair_detections(got.as_is(x), expected)
         paired, total = paired + len(pairs.got), total + len(expected[0])
-    precision = ir_metadata(read_ir(xml_file))['precision']
     found = (f'{paired} of {total} detections agree (box and score within '
              f'1%)' if total else 'nothing scored above the score '
              'threshold, nothing to compare')
@@ -153,10 +151,12 @@ def export_openvino(config: str,
     inputs = check_inputs(check_shapes(DEFAULT_SHAPE))
     if int8:
         print(
-            approximate_agreement(out, onnx_file, images[:8],
+            approximate_agreement(out, onnx_file, precision, images[:8],
                                   'calibration images'))
     elif precision == 'bf16':
-        print(approximate_agreement(out, onnx_file, inputs, 'random images'))
+        print(
+            approximate_agreement(out, onnx_file, precision, inputs,
+                                  'random images'))
     else:
         check_fp32(out, onnx_file, inputs)
     return Path(out)

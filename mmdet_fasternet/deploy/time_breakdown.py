@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Tuple
 
 from torch import nn
 
-from .file_metadata import onnx_metadata, recorded_names
+from .file_metadata import model_metadata, recorded_names
 from .graph import NAMED_PARTS, stages
 from .runtimes import Session
 
@@ -104,7 +104,7 @@ def onnx_node_parts(onnx_file: str) -> Dict[str, str]:
     from (which a runtime's fused nodes inherit)."""
     import onnx
     model = onnx.load(onnx_file, load_external_data=False)
-    names = recorded_names(onnx_metadata(onnx_file))
+    names = recorded_names(model_metadata(model))
     scopes_of = {p: names[p] for p in NAMED_PARTS if p in names}
     parts = {}
     for node in model.graph.node:
